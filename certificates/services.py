@@ -13,11 +13,11 @@ from datetime import datetime
 
 from cryptography import x509 as cx509
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.locking import lock_account
 from iothub_console.errors import ServiceError
 
 from . import x509
@@ -70,11 +70,6 @@ VERIFICATION_FIELD = "verification_certificate"
 NAME_FIELD = "name"
 
 
-def _lock_account(owner: AbstractBaseUser) -> None:
-    """Serialise this account's writes (a row lock; SQLite's IMMEDIATE mode does the same)."""
-    get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
-
-
 def validate_ca_name(name: str) -> None:
     if not CA_NAME_PATTERN.fullmatch(name or ""):
         raise ServiceError(INVALID_NAME_CODE, INVALID_NAME, NAME_FIELD)
@@ -84,7 +79,7 @@ def current_authentication_code(*, owner: AbstractBaseUser) -> AuthenticationCod
     """The account's code for the next registration, made afresh when none is current."""
     now = timezone.now()
     with transaction.atomic():
-        _lock_account(owner)
+        lock_account(owner)
         latest = (
             AuthenticationCode.objects.filter(owner=owner, used_at=None, retired_at=None)
             .order_by("-created", "-id")
@@ -98,7 +93,7 @@ def current_authentication_code(*, owner: AbstractBaseUser) -> AuthenticationCod
 def regenerate_authentication_code(*, owner: AbstractBaseUser) -> AuthenticationCode:
     now = timezone.now()
     with transaction.atomic():
-        _lock_account(owner)
+        lock_account(owner)
         AuthenticationCode.objects.filter(owner=owner, used_at=None, retired_at=None).update(
             retired_at=now
         )
@@ -118,7 +113,7 @@ def register_ca_certificate(
     ca, info = _load_ca(certificate_data, now)
     verification = _load_verification(verification_data)
     with transaction.atomic():
-        _lock_account(owner)
+        lock_account(owner)
         if CACertificate.objects.filter(owner=owner, name=name).exists():
             raise ServiceError(CA_NAME_REPEAT_CODE, NAME_TAKEN.format(name=name), NAME_FIELD)
         _refuse_already_registered(owner, info)
@@ -139,7 +134,7 @@ def update_ca_certificate(
     verification = _load_verification(verification_data)
     owner = ca_certificate.owner
     with transaction.atomic():
-        _lock_account(owner)
+        lock_account(owner)
         _refuse_already_registered(owner, info, exclude_pk=ca_certificate.pk)
         _consume_code_proven_by(owner, ca, verification, now)
         for field, value in _stored_fields(info).items():
@@ -149,7 +144,7 @@ def update_ca_certificate(
 
 def delete_ca_certificate(*, ca_certificate: CACertificate) -> None:
     with transaction.atomic():
-        _lock_account(ca_certificate.owner)
+        lock_account(ca_certificate.owner)
         bound = bound_product_names(ca_certificate)
         if bound:
             raise ServiceError(

@@ -9,7 +9,10 @@ import os
 import secrets
 from pathlib import Path
 
+from collections.abc import Callable
+
 import dj_database_url
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -48,7 +51,9 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 
 
 
-def secret_from_env_or_file(name: str, path: Path) -> str:
+def secret_from_env_or_file(
+    name: str, path: Path, generate: Callable[[], str | bytes] = lambda: secrets.token_urlsafe(50)
+) -> str:
     """A secret from the environment, else from a file made on first start.
 
     The file keeps a single-machine set-up working across restarts with nothing
@@ -61,7 +66,8 @@ def secret_from_env_or_file(name: str, path: Path) -> str:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
-    value = secrets.token_urlsafe(50)
+    value = generate()
+    value = value.decode("ascii") if isinstance(value, bytes) else value
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process made it a moment ago
@@ -187,6 +193,24 @@ IOTHUB_ALLOW_SIGNUP = env_bool("IOTHUB_ALLOW_SIGNUP", True)
 IOTHUB_CA_LIMIT = 10
 IOTHUB_AUTH_CODE_LIFETIME_HOURS = 24
 IOTHUB_REGION = "Guangzhou"
+IOTHUB_PRODUCT_LIMIT = 2000
+IOTHUB_DEVICES_PER_PAGE = 20
+IOTHUB_MQTT_HOST = os.environ.get("IOTHUB_MQTT_HOST", "127.0.0.1")
+IOTHUB_MQTT_PORT = env_int("IOTHUB_MQTT_PORT", 8883)
+if not 0 < IOTHUB_MQTT_PORT < 65536:
+    raise ImproperlyConfigured(f"IOTHUB_MQTT_PORT must be a TCP port, not {IOTHUB_MQTT_PORT}")
+
+# Fernet key that encrypts private keys and PSKs at rest. Losing it makes stored
+# keys unreadable, so it lives apart from the database (environment or a file).
+IOTHUB_ENCRYPTION_KEY = secret_from_env_or_file(
+    "IOTHUB_ENCRYPTION_KEY", BASE_DIR / ".encryption_key", generate=Fernet.generate_key
+)
+try:
+    Fernet(IOTHUB_ENCRYPTION_KEY)
+except ValueError:
+    raise ImproperlyConfigured(
+        "IOTHUB_ENCRYPTION_KEY must be a Fernet key: 32 url-safe base64-encoded bytes"
+    ) from None
 
 LOGGING = {
     "version": 1,

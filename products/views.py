@@ -1,9 +1,213 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from __future__ import annotations
 
-from .models import Product
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from certificates.models import CACertificate
+from iothub_console.errors import ServiceError
+
+from . import bundles, services
+from .forms import PLATFORM_CA_CHOICE, DeviceForm, ProductForm
+from .models import Device, Product
+
+
+def get_product(request: HttpRequest, product_id: str) -> Product:
+    """The signed-in account's product, or 404 (also for other accounts' products)."""
+    return get_object_or_404(
+        Product.objects.select_related("ca_certificate"), product_id=product_id, owner=request.user
+    )
+
+
+def get_device(request: HttpRequest, product_id: str, name: str) -> Device:
+    product = get_product(request, product_id)
+    device = get_object_or_404(Device, product=product, name=name)
+    device.product = product
+    return device
+
+
+def _attachment(content: str | bytes, filename: str, content_type: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# Products ------------------------------------------------------------------
 
 
 def product_list(request: HttpRequest) -> HttpResponse:
-    products = Product.objects.filter(owner=request.user).select_related("ca_certificate")
-    return render(request, "products/product_list.html", {"products": products})
+    query = request.GET.get("q", "").strip()
+    products = services.products_with_device_counts(request.user)
+    if query:
+        products = products.filter(Q(name__icontains=query) | Q(product_id__iexact=query))
+    page = Paginator(products, 20).get_page(request.GET.get("page"))
+    return render(request, "products/product_list.html", {"page": page, "query": query})
+
+
+def product_create(request: HttpRequest) -> HttpResponse:
+    form = ProductForm(request.POST or None, owner=request.user)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        ca = None
+        try:
+            if data["auth_method"] == Product.AuthMethod.CERTIFICATE and data["ca_certificate"] != PLATFORM_CA_CHOICE:
+                ca = services.find_ca_by_name(owner=request.user, name=data["ca_certificate"])
+            product = services.create_product(
+                owner=request.user,
+                name=data["name"],
+                auth_method=data["auth_method"],
+                ca_certificate=ca,
+                data_format=data["data_format"],
+                description=data["description"],
+                product_type=data["product_type"],
+                device_key_algorithm=data["device_key_algorithm"],
+            )
+        except ServiceError as error:
+            form.add_error(error.field, error.message)
+        else:
+            messages.success(request, f"Product \"{product.name}\" was created with Product ID {product.product_id}.")
+            return redirect(product)
+    has_cas = CACertificate.objects.filter(owner=request.user).exists()
+    return render(request, "products/product_create.html", {"form": form, "has_cas": has_cas})
+
+
+def product_detail(request: HttpRequest, product_id: str) -> HttpResponse:
+    product = get_product(request, product_id)
+    return render(
+        request,
+        "products/product_detail.html",
+        {"product": product, "device_count": product.devices.count(), "tab": "settings"},
+    )
+
+
+def product_devices(request: HttpRequest, product_id: str) -> HttpResponse:
+    product = get_product(request, product_id)
+    query = request.GET.get("q", "").strip()
+    devices = Device.objects.filter(product=product).only(
+        "name", "enabled", "activated_at", "online", "certificate_not_after", "created", "product_id"
+    )
+    if query:
+        devices = devices.filter(name__icontains=query)
+    page = Paginator(devices, settings.IOTHUB_DEVICES_PER_PAGE).get_page(request.GET.get("page"))
+    for device in page.object_list:
+        device.product = product  # one product for the whole page: no query per row
+    return render(
+        request,
+        "products/product_devices.html",
+        {"product": product, "page": page, "query": query, "tab": "devices"},
+    )
+
+
+@require_POST
+def product_delete(request: HttpRequest, product_id: str) -> HttpResponse:
+    product = get_product(request, product_id)
+    try:
+        services.delete_product(product=product)
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return redirect(product)
+    messages.success(request, f"Product \"{product.name}\" was deleted.")
+    return redirect("products:product_list")
+
+
+@require_POST
+def product_forbid(request: HttpRequest, product_id: str) -> HttpResponse:
+    product = get_product(request, product_id)
+    forbidden = request.POST.get("forbidden") == "1"
+    services.set_products_forbidden(products=[product], forbidden=forbidden)
+    messages.success(request, f"Product \"{product.name}\" is now {'forbidden' if forbidden else 'enabled'}.")
+    return redirect(product)
+
+
+def product_ca_download(request: HttpRequest, product_id: str) -> HttpResponse:
+    product = get_product(request, product_id)
+    if not product.uses_certificates:
+        messages.error(request, "This product authenticates devices with keys; it has no CA certificate.")
+        return redirect(product)
+    return _attachment(
+        services.product_device_ca_pem(product), f"{product.product_id}_device-ca.crt", "application/x-pem-file"
+    )
+
+
+# Devices -------------------------------------------------------------------
+
+
+def device_add(request: HttpRequest, product_id: str) -> HttpResponse:
+    product = get_product(request, product_id)
+    form = DeviceForm(request.POST or None, request.FILES or None, product=product)
+    if request.method == "POST" and form.is_valid():
+        try:
+            device = services.create_device(
+                product=product, name=form.cleaned_data["name"], credentials=form.credentials()
+            )
+        except ServiceError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            messages.success(request, f"Device \"{device.name}\" was added.")
+            return redirect(device)
+    return render(request, "products/device_add.html", {"form": form, "product": product})
+
+
+def device_detail(request: HttpRequest, product_id: str, name: str) -> HttpResponse:
+    device = get_device(request, product_id, name)
+    client_id = device.client_id
+    return render(
+        request,
+        "products/device_detail.html",
+        {
+            "device": device,
+            "product": device.product,
+            "mqtt_host": settings.IOTHUB_MQTT_HOST,
+            "mqtt_port": settings.IOTHUB_MQTT_PORT,
+            "username": bundles.mqtt_username(client_id, connection_id="a1b2c"),
+            "topic_prefix": f"{device.product.product_id}/{device.name}/",
+        },
+    )
+
+
+@require_POST
+def device_enable(request: HttpRequest, product_id: str, name: str) -> HttpResponse:
+    device = get_device(request, product_id, name)
+    enabled = request.POST.get("enabled") == "1"
+    services.set_devices_enabled(product=device.product, names=[device.name], enabled=enabled)
+    messages.success(request, f"Device \"{device.name}\" is now {'enabled' if enabled else 'disabled'}.")
+    if request.POST.get("next") == "list":
+        return redirect("products:product_devices", device.product.product_id)
+    return redirect(device)
+
+
+@require_POST
+def device_delete(request: HttpRequest, product_id: str, name: str) -> HttpResponse:
+    device = get_device(request, product_id, name)
+    services.delete_device(device=device)
+    messages.success(request, f"Device \"{device.name}\" was deleted.")
+    return redirect("products:product_devices", device.product.product_id)
+
+
+def device_certificate_download(request: HttpRequest, product_id: str, name: str) -> HttpResponse:
+    device = get_device(request, product_id, name)
+    if not device.certificate_pem:
+        messages.error(request, "This device authenticates with a key; it has no certificate.")
+        return redirect(device)
+    return _attachment(device.certificate_pem, f"{device.name}_cert.crt", "application/x-pem-file")
+
+
+def device_private_key_download(request: HttpRequest, product_id: str, name: str) -> HttpResponse:
+    device = get_device(request, product_id, name)
+    try:
+        key = services.take_private_key(device=device)
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return redirect(device)
+    return _attachment(key, f"{device.name}_private.key", "application/x-pem-file")
+
+
+def device_bundle_download(request: HttpRequest, product_id: str, name: str) -> HttpResponse:
+    device = get_device(request, product_id, name)
+    filename, data = services.device_bundle(device=device)
+    return _attachment(data, filename, "application/zip")

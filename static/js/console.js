@@ -19,3 +19,28 @@ document.addEventListener("click", async (event) => {
   icon.className = "bi bi-check2";
   setTimeout(() => { icon.className = previous; }, 1200);
 });
+
+// Create Product: the CA choice applies to Certificate products only, and the key
+// type to products whose certificates the Platform CA issues.
+document.querySelectorAll("[data-product-form]").forEach((form) => {
+  const update = () => {
+    const method = form.querySelector("input[name=auth_method]:checked")?.value;
+    const ca = form.querySelector("select[name=ca_certificate]")?.value;
+    form.querySelectorAll("[data-show-for=certificate]").forEach((el) => { el.hidden = method !== "certificate"; });
+    form.querySelectorAll("[data-show-for=platform]").forEach((el) => {
+      el.hidden = method !== "certificate" || ca !== "__platform__";
+    });
+  };
+  form.addEventListener("change", update);
+  update();
+});
+
+// Add Device on a Platform CA product: the CSR file matters only when signing a CSR.
+document.querySelectorAll("[data-device-form]").forEach((form) => {
+  const update = () => {
+    const source = form.querySelector("input[name=certificate_source]:checked")?.value;
+    form.querySelectorAll("[data-show-for=csr]").forEach((el) => { el.hidden = source !== "csr"; });
+  };
+  form.addEventListener("change", update);
+  update();
+});

@@ -1,0 +1,158 @@
+"""The device bundle: everything a device needs to connect, as one zip.
+
+Pure code (no Django): it takes plain values and returns bytes, so it is tested
+without a database and reused by the console and batch downloads alike.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+import string
+import zipfile
+from dataclasses import dataclass
+
+# Tencent's username is <ClientId>;<sdkappid>;<connid>;<expiry>. The broker checks
+# the certificate, not the username, but Tencent's SDKs and scripts expect the shape.
+SDK_APP_ID = "12010126"
+# Far in the future: the username carries no credential for certificate devices.
+USERNAME_EXPIRY = 4102444800  # 2100-01-01T00:00:00Z
+CA_FILE = "root-ca.crt"
+DEVICE_CA_FILE = "device-ca.crt"
+
+
+@dataclass(frozen=True)
+class DeviceBundleInput:
+    product_id: str
+    device_name: str
+    auth_mode: str  # "CERT" or "KEY"
+    mqtt_host: str
+    mqtt_port: int
+    certificate_pem: str = ""
+    private_key_pem: str = ""  # only while the generated key is still retrievable
+    device_ca_pem: str = ""
+    root_ca_pem: str = ""
+    psk: str = ""
+
+    @property
+    def client_id(self) -> str:
+        return f"{self.product_id}{self.device_name}"
+
+    @property
+    def certificate_file(self) -> str:
+        return f"{self.device_name}_cert.crt"
+
+    @property
+    def private_key_file(self) -> str:
+        return f"{self.device_name}_private.key"
+
+    @property
+    def topic_prefix(self) -> str:
+        return f"{self.product_id}/{self.device_name}/"
+
+
+def bundle_filename(product_id: str, device_name: str) -> str:
+    # Device names may hold ':', which some file systems refuse; '_' keeps it readable.
+    return f"{product_id}_{device_name}.zip".replace(":", "_")
+
+
+def mqtt_username(client_id: str, connection_id: str | None = None) -> str:
+    connection_id = connection_id or "".join(
+        secrets.choice(string.ascii_letters + string.digits) for _ in range(5)
+    )
+    return f"{client_id};{SDK_APP_ID};{connection_id};{USERNAME_EXPIRY}"
+
+
+def device_info(bundle: DeviceBundleInput, username: str) -> dict:
+    """`device_info.json` as Tencent's device SDKs read it, plus an `mqtt` object."""
+    certificate = bundle.auth_mode == "CERT"
+    return {
+        "auth_mode": bundle.auth_mode,
+        "productId": bundle.product_id,
+        "productSecret": "",
+        "deviceName": bundle.device_name,
+        "key_deviceinfo": {"deviceSecret": "" if certificate else bundle.psk},
+        "cert_deviceinfo": {
+            "devCaFile": CA_FILE if certificate else "",
+            "devCertFile": bundle.certificate_file if certificate else "",
+            "devPrivateKeyFile": bundle.private_key_file if certificate else "",
+        },
+        "region": "china",
+        "mqtt": {
+            "host": bundle.mqtt_host,
+            "port": bundle.mqtt_port,
+            "client_id": bundle.client_id,
+            "username": username,
+            "topic_prefix": bundle.topic_prefix,
+        },
+    }
+
+
+def readme(bundle: DeviceBundleInput, username: str) -> str:
+    topic = f"{bundle.topic_prefix}data"
+    lines = [
+        f"Device bundle for {bundle.device_name} (product {bundle.product_id})",
+        "",
+        f"Broker:     {bundle.mqtt_host}:{bundle.mqtt_port} (MQTT over TLS)",
+        f"Client ID:  {bundle.client_id}",
+        f"Username:   {username}",
+        f"Topics:     {bundle.topic_prefix}# (this device may use only these)",
+        "",
+    ]
+    if bundle.auth_mode != "CERT":
+        lines += [
+            "This device authenticates with a pre-shared key: device_info.json holds it as",
+            "key_deviceinfo.deviceSecret. Keep it secret.",
+            "",
+        ]
+        return "\n".join(lines)
+    lines += [
+        "Files:",
+        f"  {bundle.certificate_file}  the device certificate",
+    ]
+    if bundle.private_key_pem:
+        lines.append(f"  {bundle.private_key_file}  the device private key (this bundle is its only copy)")
+    else:
+        lines.append(
+            f"  {bundle.private_key_file}  not included: put the device's own private key here"
+        )
+    lines += [
+        f"  {DEVICE_CA_FILE}  the CA that issued the device certificate",
+        f"  {CA_FILE}  the CA of the broker's server certificate",
+        "  device_info.json  settings for Tencent's device SDKs",
+        "",
+        "Publish a test message from this folder:",
+        "",
+        f"mosquitto_pub -h {bundle.mqtt_host} -p {bundle.mqtt_port} --cafile {CA_FILE} "
+        f"--cert {bundle.certificate_file} --key {bundle.private_key_file} "
+        f"-i '{bundle.client_id}' -u '{username}' -t '{topic}' -m '{{\"hello\":\"world\"}}' -q 1",
+        "",
+        "Subscribe to the device's topics:",
+        "",
+        f"mosquitto_sub -h {bundle.mqtt_host} -p {bundle.mqtt_port} --cafile {CA_FILE} "
+        f"--cert {bundle.certificate_file} --key {bundle.private_key_file} "
+        f"-i '{bundle.client_id}' -u '{username}' -t '{bundle.topic_prefix}#' -v",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def build_device_bundle(bundle: DeviceBundleInput, connection_id: str | None = None) -> bytes:
+    """The zip's bytes: certificate files for CERT devices, then device_info.json and README.txt."""
+    username = mqtt_username(bundle.client_id, connection_id)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        if bundle.auth_mode == "CERT":
+            archive.writestr(bundle.certificate_file, bundle.certificate_pem)
+            if bundle.private_key_pem:
+                # Owner-only when unzipped, as ssh and mosquitto expect of key files.
+                key_entry = zipfile.ZipInfo(bundle.private_key_file)
+                key_entry.external_attr = 0o600 << 16
+                key_entry.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(key_entry, bundle.private_key_pem)
+            archive.writestr(DEVICE_CA_FILE, bundle.device_ca_pem)
+            archive.writestr(CA_FILE, bundle.root_ca_pem)
+        archive.writestr("device_info.json", json.dumps(device_info(bundle, username), indent=2) + "\n")
+        archive.writestr("README.txt", readme(bundle, username))
+    return buffer.getvalue()

@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+from django import forms
+
+from certificates.forms import CertificateFileField
+from certificates.models import CACertificate
+
+from . import services
+from .models import Product
+
+PLATFORM_CA_CHOICE = "__platform__"
+CSR_EXTENSIONS = (".csr", ".pem", ".req", ".der")
+WRONG_CSR_EXTENSION = "Only .csr, .req, .pem and .der files are accepted for a CSR; \"{filename}\" is not one of them."
+
+
+class ProductForm(forms.Form):
+    region = forms.ChoiceField(label="Region", choices=Product.Region.choices, initial=Product.Region.GUANGZHOU)
+    product_type = forms.TypedChoiceField(
+        label="Product Type", choices=Product.ProductType.choices, coerce=int, initial=Product.ProductType.GENERAL
+    )
+    name = forms.CharField(
+        label="Product Name",
+        max_length=40,
+        strip=False,
+        help_text="Up to 40 characters: letters, digits, _, - and @.",
+        error_messages={"max_length": services.INVALID_PRODUCT_NAME},
+    )
+    auth_method = forms.ChoiceField(
+        label="Authentication Method",
+        choices=Product.AuthMethod.choices,
+        initial=Product.AuthMethod.CERTIFICATE,
+        widget=forms.RadioSelect,
+    )
+    ca_certificate = forms.ChoiceField(
+        label="CA Certificate",
+        required=False,
+        help_text="The CA that issues this product's device certificates. "
+        "Platform CA: the console issues them itself.",
+    )
+    device_key_algorithm = forms.ChoiceField(
+        label="Device Key Type",
+        choices=Product.KeyAlgorithm.choices,
+        initial=Product.KeyAlgorithm.EC_P256,
+        help_text="The key the Platform CA generates for each device.",
+    )
+    data_format = forms.ChoiceField(
+        label="Data Format",
+        choices=Product.DataFormat.choices,
+        initial=Product.DataFormat.JSON,
+        widget=forms.RadioSelect,
+        help_text="JSON: rules can match and extract data. Custom: no data parsing.",
+    )
+    description = forms.CharField(
+        label="Description",
+        required=False,
+        max_length=services.DESCRIPTION_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args, owner, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+        names = CACertificate.objects.filter(owner=owner).order_by("name").values_list("name", flat=True)
+        self.fields["ca_certificate"].choices = [
+            ("", "Select a CA certificate"),
+            *[(name, name) for name in names],
+            (PLATFORM_CA_CHOICE, "Platform CA"),
+        ]
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        if not services.PRODUCT_NAME_PATTERN.fullmatch(name):
+            raise forms.ValidationError(services.INVALID_PRODUCT_NAME)
+        return name
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("auth_method") == Product.AuthMethod.CERTIFICATE and not cleaned.get("ca_certificate"):
+            self.add_error("ca_certificate", services.CA_REQUIRED)
+        return cleaned
+
+
+class CSRFileField(forms.FileField):
+    def clean(self, data, initial=None) -> bytes | None:
+        upload = super().clean(data, initial)
+        if upload is None:
+            return None
+        if not upload.name.lower().endswith(CSR_EXTENSIONS):
+            raise forms.ValidationError(WRONG_CSR_EXTENSION.format(filename=upload.name))
+        if upload.size > 64 * 1024:
+            raise forms.ValidationError("The CSR file may be at most 64 KiB.")
+        return upload.read()
+
+
+class DeviceForm(forms.Form):
+    """Add Device; which credential fields appear depends on the product."""
+
+    GENERATE = "generate"
+    CSR = "csr"
+
+    name = forms.CharField(
+        label="Device Name",
+        max_length=48,
+        strip=False,
+        help_text="Up to 48 characters: letters, digits, _, - and :. Cannot be changed later.",
+        error_messages={"max_length": services.INVALID_DEVICE_NAME},
+    )
+
+    def __init__(self, *args, product: Product, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.product = product
+        if not product.uses_certificates:
+            self.fields["psk"] = forms.CharField(
+                label="PSK",
+                required=False,
+                strip=True,
+                help_text="Leave empty to generate a random key, or give your own in base64.",
+            )
+        elif product.ca_certificate_id:
+            self.fields["device_certificate"] = CertificateFileField(
+                label="Device Certificate",
+                help_text=f"Issued by \"{product.ca_certificate.name}\", with Common Name "
+                f"{product.product_id} followed by the device name.",
+            )
+        else:
+            self.fields["certificate_source"] = forms.ChoiceField(
+                label="Device Certificate",
+                choices=[
+                    (self.GENERATE, f"Generate a key and certificate ({product.get_device_key_algorithm_display()})"),
+                    (self.CSR, "Sign my CSR (the private key never leaves the device)"),
+                ],
+                initial=self.GENERATE,
+                widget=forms.RadioSelect,
+            )
+            self.fields["csr"] = CSRFileField(
+                label="Certificate Signing Request (CSR)",
+                required=False,
+                widget=forms.ClearableFileInput(attrs={"accept": ",".join(CSR_EXTENSIONS)}),
+            )
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        if not services.DEVICE_NAME_PATTERN.fullmatch(name):
+            raise forms.ValidationError(services.INVALID_DEVICE_NAME)
+        return name
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("certificate_source") == self.CSR and not cleaned.get("csr"):
+            self.add_error("csr", "Choose the CSR file to sign.")
+        return cleaned
+
+    def credentials(self) -> services.DeviceCredentials:
+        data = self.cleaned_data
+        csr = data.get("csr") if data.get("certificate_source") == self.CSR else None
+        return services.DeviceCredentials(
+            certificate_data=data.get("device_certificate"),
+            csr_data=csr,
+            psk=data.get("psk") or None,
+        )

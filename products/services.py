@@ -1,0 +1,378 @@
+"""Products and devices: the rules, shared by the console and the Tencent Cloud API."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+
+from certificates import issuance, x509
+from certificates.models import CACertificate
+from accounts.locking import lock_account
+from iothub_console.errors import ServiceError
+
+from . import bundles, platform
+from .models import Device, Product, new_product_id
+
+PRODUCT_NAME_PATTERN = re.compile(r"[A-Za-z0-9_\-@]{1,40}")
+DEVICE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_\-:]{1,48}")
+DESCRIPTION_MAX = 500
+PSK_BYTES = 24
+
+# Tencent Cloud error codes.
+INVALID_VALUE_CODE = "InvalidParameterValue"
+PRODUCT_EXISTS_CODE = "InvalidParameterValue.ProductAlreadyExist"
+PRODUCT_LIMIT_CODE = "LimitExceeded.ProductExceedLimit"
+PRODUCT_NOT_EXIST_CODE = "ResourceNotFound.ProductNotExist"
+DEVICES_EXIST_CODE = "UnauthorizedOperation.DevicesExistUnderProduct"
+PRODUCT_FORBIDDEN_CODE = "UnauthorizedOperation.ProductIsForbidden"
+DEVICE_EXISTS_CODE = "InvalidParameterValue.DeviceAlreadyExist"
+PSK_NOT_BASE64_CODE = "InvalidParameterValue.DefinedPskNotBase64"
+DEVICE_NOT_EXIST_CODE = "ResourceNotFound.DeviceNotExist"
+PSK_ON_CERT_PRODUCT_CODE = "UnauthorizedOperation.ProductNotSupportPSK"
+WRONG_AUTH_TYPE_CODE = "UnsupportedOperation.WrongProductAuthType"
+KEY_ALREADY_FETCHED_CODE = "UnsupportedOperation.ClientCertAlreadyGot"
+CA_NOT_EXIST_CODE = "ResourceNotFound.CACertNotExist"
+CERT_INVALID_CODE = "InvalidParameterValue.CACertNotMatch"
+
+INVALID_PRODUCT_NAME = (
+    "Product names are 1 to 40 characters: letters (A-Z, a-z), digits, underscores (_), "
+    "hyphens (-) and @, with no spaces."
+)
+PRODUCT_NAME_TAKEN = "You already have a product named \"{name}\". Choose another name."
+PRODUCT_LIMIT_REACHED = "An account can have at most {limit:,} products. Delete one you no longer use first."
+DESCRIPTION_TOO_LONG = "The description may be at most 500 characters."
+CA_REQUIRED = "Choose the CA certificate that issues this product's device certificates, or Platform CA."
+CA_NOT_FOUND = "There is no CA certificate named \"{name}\" in your account."
+PRODUCT_HAS_DEVICES = (
+    "The product \"{name}\" still has {count:,} device(s). Delete its devices before deleting the product."
+)
+PRODUCT_IS_FORBIDDEN = "The product \"{name}\" is forbidden: it cannot get new devices until it is enabled again."
+PRODUCT_NOT_FOUND = "There is no product with the ID \"{product_id}\"."
+INVALID_DEVICE_NAME = (
+    "Device names are 1 to 48 characters: letters (A-Z, a-z), digits, underscores (_), "
+    "hyphens (-) and colons (:), with no spaces or slashes."
+)
+DEVICE_NAME_TAKEN = "The product already has a device named \"{name}\"."
+DEVICE_NOT_FOUND = "There is no device named \"{name}\" in this product."
+CERTIFICATE_REQUIRED = "Upload the device certificate, issued by the product's CA \"{ca}\"."
+WRONG_COMMON_NAME = (
+    "The device certificate's Common Name must be exactly \"{expected}\" (the Product ID "
+    "followed by the device name), but it is \"{actual}\"."
+)
+CERTIFICATE_IN_USE = "This certificate is already used by another device. Each device needs its own certificate."
+PSK_NOT_BASE64 = "The PSK must be valid base64 (for example the output of: openssl rand -base64 24)."
+PSK_ON_CERT_PRODUCT = "This product authenticates devices with certificates; a PSK cannot be set."
+CERTIFICATE_ON_KEY_PRODUCT = "This product authenticates devices with keys; a certificate cannot be uploaded."
+CERTIFICATE_ON_PLATFORM_PRODUCT = (
+    "This product's device certificates are issued by the Platform CA: generate a key or upload a CSR instead."
+)
+CSR_ON_CUSTOM_CA_PRODUCT = "Only Platform CA products sign CSRs; upload a certificate issued by \"{ca}\" instead."
+KEY_ALREADY_FETCHED = (
+    "The device's private key was already downloaded and is no longer stored. "
+    "Delete and re-create the device if the key was lost."
+)
+NO_GENERATED_KEY = "This device's private key was never held by the console; it stays on the device."
+
+PRODUCT_NAME_FIELD = "name"
+CA_FIELD = "ca_certificate"
+DESCRIPTION_FIELD = "description"
+DEVICE_NAME_FIELD = "name"
+DEVICE_CERTIFICATE_FIELD = "device_certificate"
+CSR_FIELD = "csr"
+PSK_FIELD = "psk"
+
+
+# Products ------------------------------------------------------------------
+
+
+def validate_product_name(name: str) -> None:
+    if not PRODUCT_NAME_PATTERN.fullmatch(name or ""):
+        raise ServiceError(INVALID_VALUE_CODE, INVALID_PRODUCT_NAME, PRODUCT_NAME_FIELD)
+
+
+def find_ca_by_name(*, owner: AbstractBaseUser, name: str) -> CACertificate:
+    try:
+        return CACertificate.objects.get(owner=owner, name=name)
+    except CACertificate.DoesNotExist:
+        raise ServiceError(CA_NOT_EXIST_CODE, CA_NOT_FOUND.format(name=name), CA_FIELD) from None
+
+
+def create_product(
+    *,
+    owner: AbstractBaseUser,
+    name: str,
+    auth_method: str,
+    ca_certificate: CACertificate | None,
+    data_format: str = Product.DataFormat.JSON,
+    description: str = "",
+    product_type: int = Product.ProductType.GENERAL,
+    device_key_algorithm: str = Product.KeyAlgorithm.EC_P256,
+) -> Product:
+    """A product; `ca_certificate` None with Certificate auth means the Platform CA."""
+    validate_product_name(name)
+    if len(description) > DESCRIPTION_MAX:
+        raise ServiceError(INVALID_VALUE_CODE, DESCRIPTION_TOO_LONG, DESCRIPTION_FIELD)
+    if auth_method == Product.AuthMethod.KEY:
+        ca_certificate = None
+    if ca_certificate is not None and ca_certificate.owner_id != owner.pk:
+        raise ServiceError(CA_NOT_EXIST_CODE, CA_NOT_FOUND.format(name=ca_certificate.name), CA_FIELD)
+    with transaction.atomic():
+        lock_account(owner)
+        if Product.objects.filter(owner=owner, name=name).exists():
+            raise ServiceError(PRODUCT_EXISTS_CODE, PRODUCT_NAME_TAKEN.format(name=name), PRODUCT_NAME_FIELD)
+        limit = settings.IOTHUB_PRODUCT_LIMIT
+        if Product.objects.filter(owner=owner).count() >= limit:
+            raise ServiceError(PRODUCT_LIMIT_CODE, PRODUCT_LIMIT_REACHED.format(limit=limit))
+        product = Product(
+            owner=owner,
+            name=name,
+            auth_method=auth_method,
+            ca_certificate=ca_certificate,
+            data_format=data_format,
+            description=description,
+            product_type=product_type,
+            device_key_algorithm=device_key_algorithm,
+            product_id=_unused_product_id(),
+        )
+        product.full_clean()
+        product.save()
+        return product
+
+
+def _unused_product_id() -> str:
+    while True:
+        candidate = new_product_id()
+        if not Product.objects.filter(product_id=candidate).exists():
+            return candidate
+
+
+def delete_product(*, product: Product) -> None:
+    with transaction.atomic():
+        lock_account(product.owner)
+        count = product.devices.count()
+        if count:
+            raise ServiceError(DEVICES_EXIST_CODE, PRODUCT_HAS_DEVICES.format(name=product.name, count=count))
+        product.delete()
+
+
+def set_products_forbidden(*, products: list[Product], forbidden: bool) -> None:
+    Product.objects.filter(pk__in=[product.pk for product in products]).update(
+        forbidden=forbidden, last_updated=timezone.now()
+    )
+
+
+def products_with_device_counts(owner: AbstractBaseUser) -> QuerySet[Product]:
+    return (
+        Product.objects.filter(owner=owner)
+        .select_related("ca_certificate")
+        .annotate(device_count=Count("devices"))
+        .order_by("-created", "-id")
+    )
+
+
+def product_device_ca_pem(product: Product) -> str:
+    """The CA that product's device certificates chain to (Download CA Certificate)."""
+    if product.ca_certificate_id:
+        return product.ca_certificate.certificate_pem
+    return platform.device_ca().certificate_pem
+
+
+# Devices -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeviceCredentials:
+    """How a device authenticates, as one of the three kinds the form or API gives."""
+
+    certificate_data: bytes | None = None
+    csr_data: bytes | None = None
+    psk: str | None = None
+
+
+def validate_device_name(name: str) -> None:
+    if not DEVICE_NAME_PATTERN.fullmatch(name or ""):
+        raise ServiceError(INVALID_VALUE_CODE, INVALID_DEVICE_NAME, DEVICE_NAME_FIELD)
+
+
+def create_device(*, product: Product, name: str, credentials: DeviceCredentials) -> Device:
+    """Add a device after every check its product's authentication method calls for."""
+    validate_device_name(name)
+    if product.forbidden:
+        raise ServiceError(PRODUCT_FORBIDDEN_CODE, PRODUCT_IS_FORBIDDEN.format(name=product.name))
+    device = Device(product=product, name=name)
+    if product.auth_method == Product.AuthMethod.KEY:
+        _set_psk(device, credentials)
+    elif product.ca_certificate_id:
+        _set_uploaded_certificate(device, product, credentials)
+    else:
+        _set_platform_certificate(device, product, credentials)
+    with transaction.atomic():
+        lock_account(product.owner)
+        if Device.objects.filter(product=product, name=name).exists():
+            raise ServiceError(DEVICE_EXISTS_CODE, DEVICE_NAME_TAKEN.format(name=name), DEVICE_NAME_FIELD)
+        if device.certificate_fingerprint and Device.objects.filter(
+            certificate_fingerprint=device.certificate_fingerprint
+        ).exists():
+            raise ServiceError(CERT_INVALID_CODE, CERTIFICATE_IN_USE, DEVICE_CERTIFICATE_FIELD)
+        device.full_clean(validate_constraints=False)
+        try:
+            device.save()
+        except IntegrityError:
+            raise ServiceError(DEVICE_EXISTS_CODE, DEVICE_NAME_TAKEN.format(name=name), DEVICE_NAME_FIELD) from None
+    return device
+
+
+def _set_psk(device: Device, credentials: DeviceCredentials) -> None:
+    if credentials.certificate_data or credentials.csr_data:
+        raise ServiceError(WRONG_AUTH_TYPE_CODE, CERTIFICATE_ON_KEY_PRODUCT, DEVICE_CERTIFICATE_FIELD)
+    psk = (credentials.psk or "").strip()
+    if psk:
+        try:
+            decoded = base64.b64decode(psk, validate=True)
+        except (binascii.Error, ValueError):
+            decoded = b""
+        if not decoded:
+            raise ServiceError(PSK_NOT_BASE64_CODE, PSK_NOT_BASE64, PSK_FIELD)
+    else:
+        psk = base64.b64encode(secrets.token_bytes(PSK_BYTES)).decode("ascii")
+    device.key_origin = Device.KeyOrigin.PSK
+    device.psk = psk
+
+
+def _refuse_psk(credentials: DeviceCredentials) -> None:
+    if credentials.psk:
+        raise ServiceError(PSK_ON_CERT_PRODUCT_CODE, PSK_ON_CERT_PRODUCT, PSK_FIELD)
+
+
+def _set_uploaded_certificate(device: Device, product: Product, credentials: DeviceCredentials) -> None:
+    _refuse_psk(credentials)
+    ca = product.ca_certificate
+    if credentials.csr_data:
+        raise ServiceError(WRONG_AUTH_TYPE_CODE, CSR_ON_CUSTOM_CA_PRODUCT.format(ca=ca.name), CSR_FIELD)
+    if not credentials.certificate_data:
+        raise ServiceError(INVALID_VALUE_CODE, CERTIFICATE_REQUIRED.format(ca=ca.name), DEVICE_CERTIFICATE_FIELD)
+    now = timezone.now()
+    role = "device certificate"
+    try:
+        certificate = x509.load_certificate(credentials.certificate_data)
+        actual = x509.common_name(certificate.subject)
+        expected = f"{product.product_id}{device.name}"
+        if actual != expected:
+            raise x509.CertificateError(WRONG_COMMON_NAME.format(expected=expected, actual=actual))
+        ca_certificate = x509.load_certificate(ca.certificate_pem.encode("ascii"))
+        x509.verify_issued_by(certificate, ca_certificate, role)
+        x509.check_validity(certificate, now, role)
+        x509.check_key_strength(certificate, role)
+        x509.check_signature_hash(certificate, role)
+        if not x509.allows_client_auth(certificate):
+            raise x509.CertificateError(x509.NO_CLIENT_AUTH.format(role=role))
+        info = x509.describe_certificate(certificate)
+    except x509.CertificateError as error:
+        raise ServiceError(CERT_INVALID_CODE, error.message, DEVICE_CERTIFICATE_FIELD) from None
+    device.key_origin = Device.KeyOrigin.UPLOADED_CERTIFICATE
+    _store_certificate(device, info)
+
+
+def _set_platform_certificate(device: Device, product: Product, credentials: DeviceCredentials) -> None:
+    _refuse_psk(credentials)
+    if credentials.certificate_data:
+        raise ServiceError(WRONG_AUTH_TYPE_CODE, CERTIFICATE_ON_PLATFORM_PRODUCT, DEVICE_CERTIFICATE_FIELD)
+    authority = platform.device_ca()
+    now = timezone.now()
+    common_name = f"{product.product_id}{device.name}"
+    if credentials.csr_data:
+        try:
+            public_key = issuance.load_csr(credentials.csr_data).public_key()
+        except x509.CertificateError as error:
+            raise ServiceError(INVALID_VALUE_CODE, error.message, CSR_FIELD) from None
+        device.key_origin = Device.KeyOrigin.CSR
+    else:
+        key = issuance.generate_private_key(product.device_key_algorithm)
+        public_key = key.public_key()
+        device.key_origin = Device.KeyOrigin.GENERATED
+        device.private_key_pem = issuance.private_key_to_pem(key)
+    certificate = issuance.issue_client_certificate(
+        common_name, public_key, authority.certificate, authority.private_key, now
+    )
+    _store_certificate(device, x509.describe_certificate(certificate))
+
+
+def _store_certificate(device: Device, info: x509.CertificateInfo) -> None:
+    device.certificate_pem = info.pem
+    device.certificate_fingerprint = info.fingerprint_sha256
+    device.certificate_serial_hex = info.serial_hex
+    device.certificate_not_after = info.not_after
+
+
+def set_devices_enabled(*, product: Product, names: list[str], enabled: bool) -> int:
+    return Device.objects.filter(product=product, name__in=names).update(
+        enabled=enabled, last_updated=timezone.now()
+    )
+
+
+def delete_device(*, device: Device) -> None:
+    device.delete()
+
+
+def get_product(*, owner: AbstractBaseUser, product_id: str) -> Product:
+    try:
+        return Product.objects.select_related("ca_certificate").get(owner=owner, product_id=product_id)
+    except Product.DoesNotExist:
+        raise ServiceError(PRODUCT_NOT_EXIST_CODE, PRODUCT_NOT_FOUND.format(product_id=product_id)) from None
+
+
+def get_device(*, product: Product, name: str) -> Device:
+    try:
+        return Device.objects.select_related("product").get(product=product, name=name)
+    except Device.DoesNotExist:
+        raise ServiceError(DEVICE_NOT_EXIST_CODE, DEVICE_NOT_FOUND.format(name=name)) from None
+
+
+def take_private_key(*, device: Device) -> str:
+    """The generated private key, handed out once; afterwards it is erased."""
+    with transaction.atomic():
+        locked = Device.objects.select_for_update().get(pk=device.pk)
+        if not locked.has_generated_key:
+            raise ServiceError(WRONG_AUTH_TYPE_CODE, NO_GENERATED_KEY)
+        if locked.private_key_fetched or not locked.private_key_pem:
+            raise ServiceError(KEY_ALREADY_FETCHED_CODE, KEY_ALREADY_FETCHED)
+        key = locked.private_key_pem
+        locked.private_key_pem = ""
+        locked.private_key_fetched = True
+        locked.save(update_fields=["private_key_pem", "private_key_fetched", "last_updated"])
+    device.private_key_pem = ""
+    device.private_key_fetched = True
+    return key
+
+
+def device_bundle(*, device: Device) -> tuple[str, bytes]:
+    """The bundle's file name and bytes; a still-retrievable key goes in, once."""
+    product = device.product
+    certificate = product.uses_certificates
+    private_key = ""
+    if certificate and device.has_generated_key and device.private_key_retrievable:
+        private_key = take_private_key(device=device)
+    data = bundles.build_device_bundle(
+        bundles.DeviceBundleInput(
+            product_id=product.product_id,
+            device_name=device.name,
+            auth_mode="CERT" if certificate else "KEY",
+            mqtt_host=settings.IOTHUB_MQTT_HOST,
+            mqtt_port=settings.IOTHUB_MQTT_PORT,
+            certificate_pem=device.certificate_pem,
+            private_key_pem=private_key,
+            device_ca_pem=product_device_ca_pem(product) if certificate else "",
+            root_ca_pem=platform.root_ca().certificate_pem if certificate else "",
+            psk=device.psk,
+        )
+    )
+    return bundles.bundle_filename(product.product_id, device.name), data
