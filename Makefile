@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test migrate system-packages clean
+.PHONY: run test broker migrate system-packages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ run: migrate
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
+## Run Mosquitto on the console's configuration (TLS on $$IOTHUB_MQTT_PORT, default 8883),
+## reloading it whenever devices, products or CAs change in the console.
+broker: migrate
+	./scripts/install-system-packages
+	$(BIN)/python manage.py run_broker
+
 system-packages:
 	./scripts/install-system-packages
 
@@ -35,4 +41,4 @@ test: $(VENV)/.dev-installed system-packages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) staticfiles .test-db.sqlite3*
+	rm -rf $(VENV) staticfiles .test-db-*.sqlite3*

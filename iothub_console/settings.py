@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "accounts",
     "certificates",
     "products",
+    "broker",
 ]
 
 MIDDLEWARE = [
@@ -145,8 +146,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"transaction_mode": "IMMEDIATE", "timeout": 20}
     )
     # Tests use a file, not shared memory, so threads in the race tests lock it
-    # the same way two server processes would.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    # the same way two server processes would; one file per test run.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -197,6 +198,9 @@ IOTHUB_PRODUCT_LIMIT = 2000
 IOTHUB_DEVICES_PER_PAGE = 20
 IOTHUB_MQTT_HOST = os.environ.get("IOTHUB_MQTT_HOST", "127.0.0.1")
 IOTHUB_MQTT_PORT = env_int("IOTHUB_MQTT_PORT", 8883)
+# The address Mosquitto listens on; the host devices dial may be a name for it.
+IOTHUB_MQTT_BIND_ADDRESS = os.environ.get("IOTHUB_MQTT_BIND_ADDRESS", "127.0.0.1")
+IOTHUB_BROKER_DIR = Path(os.environ.get("IOTHUB_BROKER_DIR", BASE_DIR / "broker-config"))
 if not 0 < IOTHUB_MQTT_PORT < 65536:
     raise ImproperlyConfigured(f"IOTHUB_MQTT_PORT must be a TCP port, not {IOTHUB_MQTT_PORT}")
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from certificates import issuance, x509
 from certificates.models import CACertificate
 from accounts.locking import lock_account
+from broker.state import mark_access_changed
 from iothub_console.errors import ServiceError
 
 from . import bundles, platform
@@ -168,6 +169,7 @@ def set_products_forbidden(*, products: list[Product], forbidden: bool) -> None:
     Product.objects.filter(pk__in=[product.pk for product in products]).update(
         forbidden=forbidden, last_updated=timezone.now()
     )
+    mark_access_changed()
 
 
 def products_with_device_counts(owner: AbstractBaseUser) -> QuerySet[Product]:
@@ -269,10 +271,12 @@ def _set_uploaded_certificate(device: Device, product: Product, credentials: Dev
         if actual != expected:
             raise x509.CertificateError(WRONG_COMMON_NAME.format(expected=expected, actual=actual))
         ca_certificate = x509.load_certificate(ca.certificate_pem.encode("ascii"))
+        # Before the signature check: cryptography cannot verify MD5 or SHA-1 signatures,
+        # and "not supported" would hide the actionable reason.
+        x509.check_signature_hash(certificate, role)
         x509.verify_issued_by(certificate, ca_certificate, role)
         x509.check_validity(certificate, now, role)
         x509.check_key_strength(certificate, role)
-        x509.check_signature_hash(certificate, role)
         if not x509.allows_client_auth(certificate):
             raise x509.CertificateError(x509.NO_CLIENT_AUTH.format(role=role))
         info = x509.describe_certificate(certificate)
@@ -314,9 +318,11 @@ def _store_certificate(device: Device, info: x509.CertificateInfo) -> None:
 
 
 def set_devices_enabled(*, product: Product, names: list[str], enabled: bool) -> int:
-    return Device.objects.filter(product=product, name__in=names).update(
+    changed = Device.objects.filter(product=product, name__in=names).update(
         enabled=enabled, last_updated=timezone.now()
     )
+    mark_access_changed()
+    return changed
 
 
 def delete_device(*, device: Device) -> None:

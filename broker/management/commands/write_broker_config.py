@@ -1,0 +1,22 @@
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from broker.services import write_configuration
+
+
+class Command(BaseCommand):
+    help = "Write a complete Mosquitto configuration (TLS listener, trusted CAs, server certificate, ACL)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("directory", nargs="?", type=Path, default=settings.IOTHUB_BROKER_DIR)
+        parser.add_argument("--port", type=int, default=settings.IOTHUB_MQTT_PORT)
+        parser.add_argument("--bind", default=settings.IOTHUB_MQTT_BIND_ADDRESS)
+        parser.add_argument("--host", default=settings.IOTHUB_MQTT_HOST)
+
+    def handle(self, *args, directory: Path, port: int, bind: str, host: str, **options) -> None:
+        result = write_configuration(directory, host=host, bind_address=bind, port=port)
+        changed = ", ".join(sorted(result.changed)) or "nothing"
+        self.stdout.write(f"Wrote {directory / 'mosquitto.conf'} (changed: {changed}).")
+        self.stdout.write(f"Start it with: mosquitto -c {directory / 'mosquitto.conf'}")
