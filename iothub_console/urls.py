@@ -1,9 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
+
+from api.views import root
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="certificates:ca_list"), name="home"),
+    # POST / with X-TC-Action is the Tencent Cloud API; every other request is the console.
+    path("", root, name="home"),
+    path("api-keys/", include("api.urls")),
     path("accounts/", include("accounts.urls")),
     path("certificates/", include("certificates.urls")),
     path("products/", include("products.urls")),

@@ -121,6 +121,8 @@ class Device(models.Model):
     private_key_pem = EncryptedTextField(blank=True)
     private_key_fetched = models.BooleanField(default=False)
     psk = EncryptedTextField(blank=True)
+    # Tencent's device tags ({"Tag", "Type", "Value", "Name"}), kept as given.
+    tags = models.JSONField(default=list, blank=True)
     created = models.DateTimeField(default=timezone.now)
     last_updated = models.DateTimeField(auto_now=True)
 

@@ -205,12 +205,14 @@ def validate_device_name(name: str) -> None:
         raise ServiceError(INVALID_VALUE_CODE, INVALID_DEVICE_NAME, DEVICE_NAME_FIELD)
 
 
-def create_device(*, product: Product, name: str, credentials: DeviceCredentials) -> Device:
+def create_device(
+    *, product: Product, name: str, credentials: DeviceCredentials, tags: list[dict] | None = None
+) -> Device:
     """Add a device after every check its product's authentication method calls for."""
     validate_device_name(name)
     if product.forbidden:
         raise ServiceError(PRODUCT_FORBIDDEN_CODE, PRODUCT_IS_FORBIDDEN.format(name=product.name))
-    device = Device(product=product, name=name)
+    device = Device(product=product, name=name, tags=tags or [])
     if product.auth_method == Product.AuthMethod.KEY:
         _set_psk(device, credentials)
     elif product.ca_certificate_id:
@@ -366,7 +368,11 @@ def device_bundle(*, device: Device) -> tuple[str, bytes]:
     certificate = product.uses_certificates
     private_key = ""
     if certificate and device.has_generated_key and device.private_key_retrievable:
-        private_key = take_private_key(device=device)
+        try:
+            private_key = take_private_key(device=device)
+        except ServiceError:
+            # Another request took the key since `device` was read: bundle without it.
+            private_key = ""
     data = bundles.build_device_bundle(
         bundles.DeviceBundleInput(
             product_id=product.product_id,

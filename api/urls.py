@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("", views.key_list, name="key_list"),
+    path("create/", views.key_create, name="key_create"),
+    path("<int:pk>/enable/", views.key_enable, name="key_enable"),
+    path("<int:pk>/delete/", views.key_delete, name="key_delete"),
+]

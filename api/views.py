@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+import uuid
+from datetime import UTC, datetime
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from iothub_console.errors import ServiceError
+
+from . import tc3
+from .actions import ACTIONS
+from .models import APIKey
+from .params import ApiError, validate
+
+logger = logging.getLogger(__name__)
+
+API_VERSION = "2021-04-08"
+SERVICE = "iotcloud"
+MAX_CLOCK_SKEW_SECONDS = 300
+
+
+# The API door ----------------------------------------------------------------
+
+
+@csrf_exempt
+@login_not_required
+def root(request: HttpRequest) -> HttpResponse:
+    """`POST /` with X-TC-Action is the Tencent Cloud API; anything else is the console."""
+    if request.method == "POST" and "HTTP_X_TC_ACTION" in request.META:
+        return api(request)
+    return redirect("certificates:ca_list")
+
+
+def api(request: HttpRequest) -> JsonResponse:
+    request_id = str(uuid.uuid4())
+    action_name = request.META.get("HTTP_X_TC_ACTION", "")
+    try:
+        key = authenticate(request)
+        response = dispatch(key, action_name, request.META.get("HTTP_X_TC_VERSION", ""), request.body)
+    except ApiError as error:
+        logger.info("API %s refused: %s", action_name, error.code)
+        return _error(error.code, error.message, request_id)
+    except ServiceError as error:
+        logger.info("API %s refused: %s", action_name, error.code)
+        return _error(error.code, error.message, request_id)
+    response["RequestId"] = request_id
+    return JsonResponse({"Response": response})
+
+
+def _error(code: str, message: str, request_id: str) -> JsonResponse:
+    # Tencent answers errors with HTTP 200 and the error inside Response.
+    return JsonResponse({"Response": {"Error": {"Code": code, "Message": message}, "RequestId": request_id}})
+
+
+def authenticate(request: HttpRequest) -> APIKey:
+    """The API key whose SecretKey made this request's TC3-HMAC-SHA256 signature."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header:
+        raise ApiError("AuthFailure.SignatureFailure", "The request is not signed: the Authorization header is missing.")
+    try:
+        authorization = tc3.parse_authorization(header)
+    except tc3.MalformedAuthorization as error:
+        raise ApiError("AuthFailure.InvalidAuthorization", str(error)) from None
+    timestamp = request.META.get("HTTP_X_TC_TIMESTAMP", "")
+    if not timestamp.isdigit():
+        raise ApiError("AuthFailure.InvalidAuthorization", "The X-TC-Timestamp header must be a Unix time in seconds.")
+    if abs(time.time() - int(timestamp)) > MAX_CLOCK_SKEW_SECONDS:
+        raise ApiError(
+            "AuthFailure.SignatureExpire",
+            "The request's X-TC-Timestamp is more than 5 minutes away from the server's clock; "
+            "check the client's clock and sign again.",
+        )
+    key = APIKey.objects.select_related("owner").filter(secret_id=authorization.secret_id).first()
+    if key is None or not key.enabled or not key.owner.is_active:
+        raise ApiError(
+            "AuthFailure.SecretIdNotFound",
+            "The SecretId does not exist or is disabled. Check it on the console's API Keys page.",
+        )
+    if not {"content-type", "host"} <= set(authorization.signed_headers):
+        raise ApiError("AuthFailure.SignatureFailure", "SignedHeaders must include content-type and host.")
+    expected_date = datetime.fromtimestamp(int(timestamp), UTC).strftime("%Y-%m-%d")
+    if authorization.service != SERVICE or authorization.date != expected_date:
+        raise ApiError(
+            "AuthFailure.SignatureFailure",
+            f"The credential scope must be <SecretId>/{expected_date}/{SERVICE}/tc3_request.",
+        )
+    if not hmac.compare_digest(authorization.signature, _expected_signature(request, authorization, key, timestamp)):
+        raise ApiError(
+            "AuthFailure.SignatureFailure",
+            "The signature does not match: the SecretKey is wrong or the request was changed after signing.",
+        )
+    APIKey.objects.filter(pk=key.pk).update(last_used=timezone.now())
+    return key
+
+
+def _expected_signature(request: HttpRequest, authorization: tc3.Authorization, key: APIKey, timestamp: str) -> str:
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    unsigned = request.META.get("HTTP_X_TC_CONTENT_SHA256", "") == tc3.UNSIGNED_PAYLOAD
+    canonical = tc3.canonical_request(
+        method=request.method or "POST",
+        path=request.path,
+        query=request.META.get("QUERY_STRING", ""),
+        headers=headers,
+        signed_headers=authorization.signed_headers,
+        payload_hash=tc3.payload_hash(request.body, unsigned=unsigned),
+    )
+    return tc3.signature(
+        secret_key=key.secret_key,
+        date=authorization.date,
+        service=authorization.service,
+        timestamp=timestamp,
+        canonical=canonical,
+    )
+
+
+def dispatch(key: APIKey, action_name: str, version: str, body: bytes) -> dict:
+    if version != API_VERSION:
+        raise ApiError(
+            "NoSuchVersion", f"The API version {version!r} does not exist; this service answers {API_VERSION}."
+        )
+    action = ACTIONS.get(action_name)
+    if action is None:
+        raise ApiError("InvalidAction", f"The action {action_name!r} does not exist in IoT Hub API {API_VERSION}.")
+    try:
+        params = json.loads(body or b"{}")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ApiError("InvalidParameter", "The request body is not valid JSON.") from None
+    if not isinstance(params, dict):
+        raise ApiError("InvalidParameter", "The request body must be a JSON object.")
+    return action.handler(key.owner, validate(params, action.params))
+
+
+# The console's API Keys page ---------------------------------------------------
+
+
+def key_list(request: HttpRequest, new_key: APIKey | None = None) -> HttpResponse:
+    keys = APIKey.objects.filter(owner=request.user)
+    return render(request, "api/apikey_list.html", {"keys": keys, "new_key": new_key})
+
+
+@require_POST
+def key_create(request: HttpRequest) -> HttpResponse:
+    key = APIKey.objects.create(owner=request.user)
+    # The SecretKey is shown in this response only (no redirect): it never sits in
+    # plain text in a session or a message store, and is not shown again.
+    response = key_list(request, new_key=key)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+def key_enable(request: HttpRequest, pk: int) -> HttpResponse:
+    key = get_object_or_404(APIKey, pk=pk, owner=request.user)
+    key.enabled = request.POST.get("enabled") == "1"
+    key.save(update_fields=["enabled", "last_updated"])
+    messages.success(request, f"API key {key.secret_id} is now {'enabled' if key.enabled else 'disabled'}.")
+    return redirect("api:key_list")
+
+
+@require_POST
+def key_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    key = get_object_or_404(APIKey, pk=pk, owner=request.user)
+    key.delete()
+    messages.success(request, f"API key {key.secret_id} was deleted.")
+    return redirect("api:key_list")
