@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -38,6 +39,8 @@ def root(request: HttpRequest) -> HttpResponse:
     """`POST /` with X-TC-Action is the Tencent Cloud API; anything else is the console."""
     if request.method == "POST" and "HTTP_X_TC_ACTION" in request.META:
         return api(request)
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
     return redirect("certificates:ca_list")
 
 

@@ -64,6 +64,10 @@ CA_STILL_BOUND = (
     "Delete those products or bind them to another CA first."
 )
 CA_NOT_FOUND = "There is no CA certificate named \"{name}\"."
+RENEWAL_MUST_KEEP_KEY = (
+    "\"{name}\" is bound to products ({products}), whose device certificates it issued. "
+    "Its replacement must be a renewal: the same subject and the same key pair."
+)
 
 CA_FIELD = "ca_certificate"
 VERIFICATION_FIELD = "verification_certificate"
@@ -135,6 +139,14 @@ def update_ca_certificate(
     owner = ca_certificate.owner
     with transaction.atomic():
         lock_account(owner)
+        bound = bound_product_names(ca_certificate)
+        current = x509.load_certificate(ca_certificate.certificate_pem.encode("ascii"))
+        if bound and not x509.same_subject_and_key(current, ca):
+            raise ServiceError(
+                CA_INVALID_CODE,
+                RENEWAL_MUST_KEEP_KEY.format(name=ca_certificate.name, products=", ".join(bound)),
+                CA_FIELD,
+            )
         _refuse_already_registered(owner, info, exclude_pk=ca_certificate.pk)
         _consume_code_proven_by(owner, ca, verification, now)
         for field, value in _stored_fields(info).items():

@@ -14,10 +14,11 @@ from datetime import datetime
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, SignatureAlgorithmOID
 
 MAX_CERTIFICATE_FILE_BYTES = 64 * 1024
+MAX_SERIAL_OCTETS = 20
 MIN_RSA_BITS = 2048
 ALLOWED_EC_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 WEAK_SIGNATURE_HASHES = {"md5", "sha1"}
@@ -64,8 +65,20 @@ SIGNATURE_MISMATCH = (
     "The {role} names this CA as its issuer, but its signature does not verify with "
     "the CA's public key. It was signed by a different key."
 )
+UNREADABLE_NAME = (
+    "The certificate's subject or issuer name cannot be decoded (it is not valid "
+    "UTF-8 or another string type X.509 allows). Issue the certificate again."
+)
+SERIAL_TOO_LONG = (
+    "The certificate's serial number is {octets} bytes long; serial numbers may be at "
+    "most 20 bytes (RFC 5280). Issue the certificate again with a shorter serial number."
+)
 MALFORMED_EXTENSIONS = "The certificate's extensions are malformed and cannot be read."
 NO_COMMON_NAME = "The {role} has no Common Name (CN) in its subject."
+COMMON_NAME_MISMATCH = (
+    "The {role}'s Common Name must be the authentication code shown on this page, "
+    "but it is \"{name}\"."
+)
 NO_CLIENT_AUTH = (
     "The {role}'s extendedKeyUsage does not allow TLS client authentication (clientAuth)."
 )
@@ -124,10 +137,30 @@ def load_certificate(data: bytes) -> x509.Certificate:
     if len(certificate_blocks) > 1:
         raise CertificateError(SEVERAL_CERTIFICATES.format(count=len(certificate_blocks)))
     if certificate_blocks:
-        return _load_pem(data)
-    if b"-----BEGIN" in data:
+        certificate = _load_pem(data)
+    elif b"-----BEGIN" in data:
         raise CertificateError(NOT_A_CERTIFICATE)
-    return _load_der(data)
+    else:
+        certificate = _load_der(data)
+    _check_readable(certificate)
+    return certificate
+
+
+def _check_readable(certificate: x509.Certificate) -> None:
+    """Refuse now what cryptography parses lazily and would fail on later.
+
+    Names are decoded on first access, so a certificate with an undecodable subject
+    loads fine and then raises deep inside a view; serials beyond RFC 5280's 20
+    bytes load too but fit no sane column.
+    """
+    try:
+        certificate.subject.rfc4514_string()
+        certificate.issuer.rfc4514_string()
+    except (ValueError, UnicodeDecodeError):
+        raise CertificateError(UNREADABLE_NAME) from None
+    octets = (certificate.serial_number.bit_length() + 7) // 8
+    if octets > MAX_SERIAL_OCTETS:
+        raise CertificateError(SERIAL_TOO_LONG.format(octets=octets))
 
 
 def _load_pem(data: bytes) -> x509.Certificate:
@@ -292,8 +325,32 @@ def verify_issued_by(certificate: x509.Certificate, issuer: x509.Certificate, ro
         certificate.verify_directly_issued_by(issuer)
     except InvalidSignature:
         raise CertificateError(SIGNATURE_MISMATCH.format(role=role)) from None
-    except (ValueError, TypeError, UnsupportedAlgorithm):
+    except ValueError:
+        # cryptography gives the same ValueError for a signature made by another kind
+        # of key (an EC key signing in the name of an RSA CA) as for one it cannot
+        # check (SHA-1); only the first is the "different key" the user must hear about.
+        mismatch = _signed_by_other_kind_of_key(certificate, issuer)
+        message = SIGNATURE_MISMATCH if mismatch else UNKNOWN_SIGNATURE
+        raise CertificateError(message.format(role=role)) from None
+    except (TypeError, UnsupportedAlgorithm):
         raise CertificateError(UNKNOWN_SIGNATURE.format(role=role)) from None
+
+
+def _signed_by_other_kind_of_key(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        parameters = certificate.signature_algorithm_parameters
+        key = issuer.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        return False
+    if isinstance(parameters, padding.PKCS1v15 | padding.PSS):
+        return not isinstance(key, rsa.RSAPublicKey)
+    if isinstance(parameters, ec.ECDSA):
+        return not isinstance(key, ec.EllipticCurvePublicKey)
+    if certificate.signature_algorithm_oid == SignatureAlgorithmOID.ED25519:
+        return not isinstance(key, ed25519.Ed25519PublicKey)
+    if certificate.signature_algorithm_oid == SignatureAlgorithmOID.ED448:
+        return not isinstance(key, ed448.Ed448PublicKey)
+    return False
 
 
 def verify_proof_of_possession(
@@ -309,12 +366,22 @@ def verify_proof_of_possession(
     if not name:
         raise CertificateError(NO_COMMON_NAME.format(role=role))
     if name != code:
-        raise CertificateError(
-            "The verification certificate's Common Name must be the authentication "
-            f"code shown on this page, but it is \"{name}\"."
-        )
+        raise CertificateError(COMMON_NAME_MISMATCH.format(role=role, name=name))
     verify_issued_by(verification, ca, role)
     check_validity(verification, now, role)
+
+
+def same_subject_and_key(first: x509.Certificate, second: x509.Certificate) -> bool:
+    """True when `second` renews `first`: same subject name and same public key."""
+    if first.subject != second.subject:
+        return False
+    encoding, public_format = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    try:
+        return first.public_key().public_bytes(encoding, public_format) == second.public_key().public_bytes(
+            encoding, public_format
+        )
+    except (ValueError, UnsupportedAlgorithm):
+        return False
 
 
 def allows_client_auth(certificate: x509.Certificate) -> bool:
