@@ -220,24 +220,5 @@ def load_csr(data: bytes) -> x509.CertificateSigningRequest:
         valid = False
     if not valid:
         raise CertificateError(CSR_BAD_SIGNATURE)
-    _check_public_key_strength(csr)
+    check_key_strength(csr, "CSR")
     return csr
-
-
-def _check_public_key_strength(csr: x509.CertificateSigningRequest) -> None:
-    try:
-        key = csr.public_key()
-    except (ValueError, UnsupportedAlgorithm):
-        raise CertificateError(NOT_A_CSR) from None
-    # Reuse the certificate rule by wrapping the key in a throwaway self-description.
-    check_key_strength(_PublicKeyHolder(key), "CSR")
-
-
-class _PublicKeyHolder:
-    """Lets `check_key_strength` read a CSR's key through the certificate interface."""
-
-    def __init__(self, key) -> None:
-        self._key = key
-
-    def public_key(self):
-        return self._key

@@ -270,7 +270,8 @@ def check_validity(certificate: x509.Certificate, now: datetime, role: str) -> N
         )
 
 
-def check_key_strength(certificate: x509.Certificate, role: str) -> None:
+def check_key_strength(certificate: x509.Certificate | x509.CertificateSigningRequest, role: str) -> None:
+    """RSA of 2048 bits or more, or EC on P-256/P-384/P-521 (certificates and CSRs alike)."""
     try:
         key = certificate.public_key()
     except (ValueError, UnsupportedAlgorithm):

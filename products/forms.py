@@ -11,6 +11,8 @@ from .models import Product
 PLATFORM_CA_CHOICE = "__platform__"
 CSR_EXTENSIONS = (".csr", ".pem", ".req", ".der")
 WRONG_CSR_EXTENSION = "Only .csr, .req, .pem and .der files are accepted for a CSR; \"{filename}\" is not one of them."
+CSR_TOO_LARGE = "The CSR file may be at most 64 KiB."
+CSR_REQUIRED = "Choose the CSR file to sign."
 
 
 class ProductForm(forms.Form):
@@ -55,6 +57,7 @@ class ProductForm(forms.Form):
         required=False,
         max_length=services.DESCRIPTION_MAX,
         widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"max_length": services.DESCRIPTION_TOO_LONG},
     )
 
     def __init__(self, *args, owner, **kwargs) -> None:
@@ -75,7 +78,12 @@ class ProductForm(forms.Form):
 
     def clean(self) -> dict:
         cleaned = super().clean()
-        if cleaned.get("auth_method") == Product.AuthMethod.CERTIFICATE and not cleaned.get("ca_certificate"):
+        # A choice already refused (not one of the account's CAs) needs no second message.
+        if (
+            cleaned.get("auth_method") == Product.AuthMethod.CERTIFICATE
+            and not cleaned.get("ca_certificate")
+            and "ca_certificate" not in self.errors
+        ):
             self.add_error("ca_certificate", services.CA_REQUIRED)
         return cleaned
 
@@ -88,7 +96,7 @@ class CSRFileField(forms.FileField):
         if not upload.name.lower().endswith(CSR_EXTENSIONS):
             raise forms.ValidationError(WRONG_CSR_EXTENSION.format(filename=upload.name))
         if upload.size > 64 * 1024:
-            raise forms.ValidationError("The CSR file may be at most 64 KiB.")
+            raise forms.ValidationError(CSR_TOO_LARGE)
         return upload.read()
 
 
@@ -146,8 +154,9 @@ class DeviceForm(forms.Form):
 
     def clean(self) -> dict:
         cleaned = super().clean()
-        if cleaned.get("certificate_source") == self.CSR and not cleaned.get("csr"):
-            self.add_error("csr", "Choose the CSR file to sign.")
+        # A CSR file already refused (wrong extension, too large) needs no second message.
+        if cleaned.get("certificate_source") == self.CSR and not cleaned.get("csr") and "csr" not in self.errors:
+            self.add_error("csr", CSR_REQUIRED)
         return cleaned
 
     def credentials(self) -> services.DeviceCredentials:

@@ -205,10 +205,19 @@ def validate_device_name(name: str) -> None:
         raise ServiceError(INVALID_VALUE_CODE, INVALID_DEVICE_NAME, DEVICE_NAME_FIELD)
 
 
-def create_device(
-    *, product: Product, name: str, credentials: DeviceCredentials, tags: list[dict] | None = None
+def prepare_device(
+    *,
+    product: Product,
+    name: str,
+    credentials: DeviceCredentials,
+    tags: list[dict] | None = None,
+    authority: platform.Authority | None = None,
 ) -> Device:
-    """Add a device after every check its product's authentication method calls for."""
+    """A new, unsaved device, after every check that does not depend on other devices.
+
+    Batches call this once per row with the Platform CA loaded once (`authority`),
+    then check names and certificates against the product in bulk.
+    """
     validate_device_name(name)
     if product.forbidden:
         raise ServiceError(PRODUCT_FORBIDDEN_CODE, PRODUCT_IS_FORBIDDEN.format(name=product.name))
@@ -218,7 +227,15 @@ def create_device(
     elif product.ca_certificate_id:
         _set_uploaded_certificate(device, product, credentials)
     else:
-        _set_platform_certificate(device, product, credentials)
+        _set_platform_certificate(device, product, credentials, authority or platform.device_ca())
+    return device
+
+
+def create_device(
+    *, product: Product, name: str, credentials: DeviceCredentials, tags: list[dict] | None = None
+) -> Device:
+    """Add a device after every check its product's authentication method calls for."""
+    device = prepare_device(product=product, name=name, credentials=credentials, tags=tags)
     with transaction.atomic():
         lock_account(product.owner)
         if Device.objects.filter(product=product, name=name).exists():
@@ -288,11 +305,12 @@ def _set_uploaded_certificate(device: Device, product: Product, credentials: Dev
     _store_certificate(device, info)
 
 
-def _set_platform_certificate(device: Device, product: Product, credentials: DeviceCredentials) -> None:
+def _set_platform_certificate(
+    device: Device, product: Product, credentials: DeviceCredentials, authority: platform.Authority
+) -> None:
     _refuse_psk(credentials)
     if credentials.certificate_data:
         raise ServiceError(WRONG_AUTH_TYPE_CODE, CERTIFICATE_ON_PLATFORM_PRODUCT, DEVICE_CERTIFICATE_FIELD)
-    authority = platform.device_ca()
     now = timezone.now()
     common_name = f"{product.product_id}{device.name}"
     if credentials.csr_data:
