@@ -204,7 +204,7 @@ def describe_certificate(certificate: x509.Certificate) -> CertificateInfo:
         subject=certificate.subject.rfc4514_string(),
         common_name=common_name(certificate.subject),
         issuer=certificate.issuer.rfc4514_string(),
-        serial_hex=format(certificate.serial_number, "X"),
+        serial_hex=serial_hex(certificate.serial_number),
         not_before=certificate.not_valid_before_utc,
         not_after=certificate.not_valid_after_utc,
         fingerprint_sha256=certificate.fingerprint(hashes.SHA256()).hex(),
@@ -214,6 +214,12 @@ def describe_certificate(certificate: x509.Certificate) -> CertificateInfo:
         is_ca=is_ca(certificate),
         pem=to_pem(certificate),
     )
+
+
+def serial_hex(serial: int) -> str:
+    """Upper-case hex in whole bytes, as `openssl x509 -serial` prints it."""
+    digits = format(serial, "X")
+    return digits.zfill(len(digits) + len(digits) % 2)
 
 
 def to_pem(certificate: x509.Certificate) -> str:

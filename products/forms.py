@@ -8,7 +8,8 @@ from certificates.models import CACertificate
 from . import services
 from .models import Product
 
-PLATFORM_CA_CHOICE = "__platform__"
+# A space cannot occur in a CA name, so no CA can be mistaken for this choice.
+PLATFORM_CA_CHOICE = "Platform CA"
 CSR_EXTENSIONS = (".csr", ".pem", ".req", ".der")
 WRONG_CSR_EXTENSION = "Only .csr, .req, .pem and .der files are accepted for a CSR; \"{filename}\" is not one of them."
 CSR_TOO_LARGE = "The CSR file may be at most 64 KiB."

@@ -33,7 +33,7 @@ def test_accepts_ca_with_20_byte_serial(signed_in_client, user):
     assert response.status_code == 302
     stored = CACertificate.objects.get(owner=user)
     assert len(stored.serial_hex) == 40
-    assert stored.serial_hex == format(ca.certificate.serial_number, "X")
+    assert stored.serial_hex == x509.serial_hex(ca.certificate.serial_number)
 
 
 def test_refuses_ca_with_serial_longer_than_20_bytes(signed_in_client, user):

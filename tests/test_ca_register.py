@@ -6,6 +6,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from django.utils.html import escape
 
+from certificates import x509
 from certificates.models import AuthenticationCode, CACertificate
 
 from . import pki
@@ -23,7 +24,7 @@ def assert_registered(response, user, ca: pki.Issued, code: str, name: str = "my
     assert stored.name == name
     assert stored.certificate_pem.encode() == ca.pem
     assert stored.fingerprint_sha256 == ca.certificate.fingerprint(hashes.SHA256()).hex()
-    assert stored.serial_hex == format(ca.certificate.serial_number, "X")
+    assert stored.serial_hex == x509.serial_hex(ca.certificate.serial_number)
     assert stored.subject == ca.certificate.subject.rfc4514_string()
     assert stored.issuer == ca.certificate.issuer.rfc4514_string()
     assert AuthenticationCode.objects.get(owner=user, code=code).used_at is not None

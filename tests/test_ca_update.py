@@ -85,7 +85,7 @@ def test_update_with_fresh_proof_replaces_certificate(signed_in_client, user, st
     assert updated.name == "renewed_ca"
     assert updated.fingerprint_sha256 == fingerprint(renewed) != fingerprint(old)
     assert updated.certificate_pem.encode() == renewed.pem
-    assert updated.serial_hex == format(renewed.certificate.serial_number, "X")
+    assert updated.serial_hex == x509.serial_hex(renewed.certificate.serial_number)
     assert updated.not_after == renewed.certificate.not_valid_after_utc
     assert AuthenticationCode.objects.get(code=code).used_at is not None
     product.refresh_from_db()

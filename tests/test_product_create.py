@@ -8,6 +8,7 @@ import pytest
 from django.utils.html import escape
 
 from products import services
+from products.forms import PLATFORM_CA_CHOICE
 from products.models import Product
 
 from . import pki
@@ -96,7 +97,7 @@ def test_ca_choices_are_the_accounts_cas_by_name_and_platform_ca(signed_in_clien
         ("", "Select a CA certificate"),
         ("alpha_ca", "alpha_ca"),
         ("zeta_ca", "zeta_ca"),
-        ("__platform__", "Platform CA"),
+        (PLATFORM_CA_CHOICE, "Platform CA"),
     ]
     assert "mallory_secret_ca" not in page
 
@@ -217,3 +218,27 @@ def test_refuses_a_product_beyond_the_account_limit(signed_in_client, user, othe
 
     assert_field_error(response, None, services.PRODUCT_LIMIT_REACHED.format(limit=2))
     assert sorted(Product.objects.filter(owner=user).values_list("name", flat=True)) == ["first", "second"]
+
+
+def test_ca_named_like_a_platform_choice_is_never_mistaken_for_it(signed_in_client, user):
+    """Only a value no CA name can take means Platform CA."""
+    from .product_console import register_ca
+
+    register_ca(user, pki.make_ca("Lookalike CA", key=pki.ec_key()), name="__platform__")
+    response = signed_in_client.post(
+        "/products/create/",
+        {
+            "region": "gz",
+            "product_type": "0",
+            "name": "lookalike",
+            "auth_method": "certificate",
+            "ca_certificate": "__platform__",
+            "device_key_algorithm": "ec-p256",
+            "data_format": "json",
+            "description": "",
+        },
+    )
+    assert response.status_code == 302
+    product = Product.objects.get(name="lookalike")
+    assert product.ca_certificate is not None
+    assert product.ca_certificate.name == "__platform__"

@@ -163,3 +163,9 @@ def test_describes_pem_that_loads_back_to_the_same_certificate():
 
     assert info.pem == ca.pem.decode("ascii")
     assert x509.load_certificate(info.pem.encode("ascii")) == ca.certificate
+
+
+def test_serial_hex_is_whole_bytes_like_openssl():
+    assert x509.serial_hex(0x1) == "01"
+    assert x509.serial_hex(0xABC) == "0ABC"
+    assert x509.serial_hex(0xABCD) == "ABCD"

@@ -28,7 +28,7 @@ document.querySelectorAll("[data-product-form]").forEach((form) => {
     const ca = form.querySelector("select[name=ca_certificate]")?.value;
     form.querySelectorAll("[data-show-for=certificate]").forEach((el) => { el.hidden = method !== "certificate"; });
     form.querySelectorAll("[data-show-for=platform]").forEach((el) => {
-      el.hidden = method !== "certificate" || ca !== "__platform__";
+      el.hidden = method !== "certificate" || ca !== "Platform CA";
     });
   };
   form.addEventListener("change", update);
