@@ -22,10 +22,10 @@ $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.runtime-installed
 migrate: $(VENV)/.runtime-installed
 	$(BIN)/python manage.py migrate --noinput
 
-## Serve the console on http://127.0.0.1:8000 with SQLite.
+## Serve the console on http://127.0.0.1:8000 with SQLite, and the task worker beside it.
 run: migrate
 	$(BIN)/python manage.py collectstatic --noinput -v0
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	./scripts/run-console $(HOST):$(PORT)
 
 ## Run Mosquitto on the console's configuration (TLS on $$IOTHUB_MQTT_PORT, default 8883),
 ## reloading it whenever devices, products or CAs change in the console.

@@ -93,10 +93,14 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "crispy_forms",
     "crispy_bootstrap5",
+    "django_tasks",
+    "django_tasks_db",
     "accounts",
     "certificates",
     "products",
     "broker",
+    "api",
+    "batches",
 ]
 
 MIDDLEWARE = [
@@ -189,6 +193,17 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 # clear message, and this keeps such files in memory rather than on disk.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
+# Background tasks (Django's Tasks API through the django-tasks backport). The
+# database backend needs nothing else; `manage.py db_worker` runs its tasks. For
+# several machines: IOTHUB_TASKS_BACKEND=django_tasks_rq.RQBackend (see README).
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get("IOTHUB_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default"],
+    }
+}
+RQ_QUEUES = {"default": {"URL": os.environ.get("IOTHUB_REDIS_URL", "redis://127.0.0.1:6379/0")}}
+
 # Product settings.
 IOTHUB_ALLOW_SIGNUP = env_bool("IOTHUB_ALLOW_SIGNUP", True)
 IOTHUB_CA_LIMIT = 10
@@ -196,6 +211,7 @@ IOTHUB_AUTH_CODE_LIFETIME_HOURS = 24
 IOTHUB_REGION = "Guangzhou"
 IOTHUB_PRODUCT_LIMIT = 2000
 IOTHUB_DEVICES_PER_PAGE = 20
+IOTHUB_BATCH_MAX_DEVICES = 10_000
 IOTHUB_MQTT_HOST = os.environ.get("IOTHUB_MQTT_HOST", "127.0.0.1")
 IOTHUB_MQTT_PORT = env_int("IOTHUB_MQTT_PORT", 8883)
 # The address Mosquitto listens on; the host devices dial may be a name for it.

@@ -10,5 +10,6 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("certificates/", include("certificates.urls")),
     path("products/", include("products.urls")),
+    path("", include("batches.urls")),
     path("admin/", admin.site.urls),
 ]

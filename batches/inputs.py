@@ -1,0 +1,116 @@
+"""Reading batch inputs: CSV files of device names, ZIPs of certificates, generated names.
+
+Pure code (no Django): every refusal is an `InputError` whose message names the
+problem and, where it is one line or one file, which.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+import string
+import zipfile
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+MAX_DEVICES = 10_000
+MAX_CERTIFICATE_BYTES = 64 * 1024
+CERTIFICATE_SUFFIXES = {".crt", ".pem", ".cer"}
+NAME_HEADERS = {"devicename", "device_name", "device name", "name"}
+RANDOM_NAME_LENGTH = 18
+RANDOM_NAME_ALPHABET = string.ascii_letters + string.digits
+
+TOO_MANY = "The {what} has {count:,} devices; a batch may have at most {limit:,}. Split it into several batches."
+NOT_UTF8 = "The CSV file is not UTF-8 text. Save it as CSV UTF-8 and upload it again."
+NO_NAMES = "The CSV file has no device names: put one name per line (a header line DeviceName is optional)."
+NOT_A_ZIP = "The file is not a ZIP archive. Upload a .zip holding one certificate file per device."
+NO_CERTIFICATES = "The ZIP file holds no .crt, .pem or .cer files."
+ENTRY_TOO_LARGE = "\"{name}\" in the ZIP file is {size:,} bytes; certificate files may be at most 64 KiB."
+QUANTITY_OUT_OF_RANGE = "Choose between 1 and {limit:,} devices."
+PREFIX_TOO_LONG = "With {count:,} devices the prefix may be at most {room} characters, so that names fit in 48."
+
+
+class InputError(ValueError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class CertificateFile:
+    name: str
+    data: bytes
+
+
+def read_device_names(data: bytes, limit: int = MAX_DEVICES) -> list[str]:
+    """Device names from a CSV file's first column, in order, as written.
+
+    A UTF-8 byte-order mark, CRLF line endings, blank lines and one header line are
+    allowed. Names are not validated or de-duplicated here: each row is judged by the
+    device rules when the batch runs, so a bad row is reported, not dropped.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(NOT_UTF8) from None
+    names = [row[0].strip() for row in csv.reader(io.StringIO(text, newline="")) if row and row[0].strip()]
+    if names and names[0].lower() in NAME_HEADERS:
+        names = names[1:]
+    if not names:
+        raise InputError(NO_NAMES)
+    if len(names) > limit:
+        raise InputError(TOO_MANY.format(what="CSV file", count=len(names), limit=limit))
+    return names
+
+
+def read_certificate_zip(data: bytes, limit: int = MAX_DEVICES) -> list[CertificateFile]:
+    """The certificate files in a ZIP, in name order; directories and other files are skipped.
+
+    Sizes are checked from the archive's directory before anything is inflated, so
+    a ZIP bomb is refused without being expanded.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise InputError(NOT_A_ZIP) from None
+    with archive:
+        entries = [
+            info
+            for info in archive.infolist()
+            if not info.is_dir()
+            and PurePosixPath(info.filename).suffix.lower() in CERTIFICATE_SUFFIXES
+            and not PurePosixPath(info.filename).name.startswith(".")
+            and "__MACOSX" not in PurePosixPath(info.filename).parts
+        ]
+        if not entries:
+            raise InputError(NO_CERTIFICATES)
+        if len(entries) > limit:
+            raise InputError(TOO_MANY.format(what="ZIP file", count=len(entries), limit=limit))
+        for info in entries:
+            if info.file_size > MAX_CERTIFICATE_BYTES:
+                raise InputError(ENTRY_TOO_LARGE.format(name=info.filename, size=info.file_size))
+        files = []
+        for info in sorted(entries, key=lambda entry: entry.filename):
+            try:
+                content = archive.read(info)
+            except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError):
+                raise InputError(NOT_A_ZIP) from None
+            files.append(CertificateFile(name=info.filename, data=content[: MAX_CERTIFICATE_BYTES + 1]))
+        return files
+
+
+def generated_names(quantity: int, prefix: str = "", limit: int = MAX_DEVICES) -> list[str]:
+    """`prefix` + a zero-padded counter, or 18 random letters and digits each."""
+    if not 1 <= quantity <= limit:
+        raise InputError(QUANTITY_OUT_OF_RANGE.format(limit=limit))
+    if prefix:
+        width = len(str(quantity))
+        room = 48 - width
+        if len(prefix) > room:
+            raise InputError(PREFIX_TOO_LONG.format(count=quantity, room=room))
+        return [f"{prefix}{number:0{width}d}" for number in range(1, quantity + 1)]
+    names: set[str] = set()
+    while len(names) < quantity:
+        names.add("".join(secrets.choice(RANDOM_NAME_ALPHABET) for _ in range(RANDOM_NAME_LENGTH)))
+    return list(names)

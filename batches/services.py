@@ -1,0 +1,298 @@
+"""Batch device creation: queue a batch, run it in chunks, report, and hand out the results.
+
+Every row goes through `products.services.prepare_device`, the same checks as a
+single Add Device; what a batch adds is doing the database work a chunk at a time.
+A chunk's devices and its rows' results are written in one transaction, so a batch
+that dies half-way leaves every finished chunk complete and every other row pending.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import tempfile
+import zipfile
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.locking import lock_account
+from broker.state import mark_access_changed
+from certificates import x509
+from iothub_console.errors import ServiceError
+from products import platform
+from products import services as product_services
+from products.models import Device, Product
+
+from .models import BatchRow, DeviceBatch
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 250
+ROW_INSERT_BATCH = 1000
+RESULTS_SPOOL_BYTES = 64 * 1024 * 1024
+
+INVALID_VALUE_CODE = "InvalidParameterValue"
+CERTIFICATES_NEED_CUSTOM_CA = (
+    "Only products bound to your own CA take a ZIP of device certificates. This product's devices get "
+    "{what}: auto-generate them or upload a CSV of names instead."
+)
+NAMES_NEED_ISSUER = (
+    "This product's devices need certificates issued by \"{ca}\": upload a ZIP of those certificates "
+    "(each certificate's Common Name is the Product ID followed by the device name)."
+)
+DUPLICATE_IN_BATCH = "The device name \"{name}\" appears more than once in this batch; only its first row is used."
+CERTIFICATE_FOR_OTHER_PRODUCT = (
+    "The certificate's Common Name \"{common_name}\" does not start with the Product ID {product_id}, "
+    "so it does not name a device of this product."
+)
+BATCH_FAILED = "The batch stopped at an unexpected error ({error}); the devices created before it are kept."
+
+
+def start_batch(
+    *,
+    owner: AbstractBaseUser,
+    product: Product,
+    kind: str,
+    names: Iterable[str] = (),
+    certificates: Iterable[tuple[str, bytes]] = (),
+    source_name: str = "",
+) -> DeviceBatch:
+    """Store the batch and its rows, then queue the task that creates the devices."""
+    _check_kind_fits_product(kind, product)
+    if product.forbidden:
+        raise ServiceError(
+            product_services.PRODUCT_FORBIDDEN_CODE, product_services.PRODUCT_IS_FORBIDDEN.format(name=product.name)
+        )
+    with transaction.atomic():
+        batch = DeviceBatch.objects.create(owner=owner, product=product, kind=kind, source_name=source_name[:255])
+        if kind == DeviceBatch.Kind.CERTIFICATES:
+            rows = [
+                BatchRow(batch=batch, number=number, source_file=file_name[:255], certificate_data=data)
+                for number, (file_name, data) in enumerate(certificates, start=1)
+            ]
+        else:
+            rows = [BatchRow(batch=batch, number=number, device_name=name[:255]) for number, name in enumerate(names, start=1)]
+        BatchRow.objects.bulk_create(rows, batch_size=ROW_INSERT_BATCH)
+        batch.total = len(rows)
+        batch.save(update_fields=["total", "last_updated"])
+        transaction.on_commit(lambda: _enqueue(batch.pk))
+    return batch
+
+
+def _check_kind_fits_product(kind: str, product: Product) -> None:
+    if kind == DeviceBatch.Kind.CERTIFICATES and not product.ca_certificate_id:
+        what = "keys (PSK)" if not product.uses_certificates else "certificates from the Platform CA"
+        raise ServiceError(
+            product_services.WRONG_AUTH_TYPE_CODE, CERTIFICATES_NEED_CUSTOM_CA.format(what=what), "method"
+        )
+    if kind != DeviceBatch.Kind.CERTIFICATES and product.ca_certificate_id:
+        raise ServiceError(
+            product_services.WRONG_AUTH_TYPE_CODE, NAMES_NEED_ISSUER.format(ca=product.ca_certificate.name), "method"
+        )
+
+
+def _enqueue(batch_id: int) -> None:
+    from .tasks import run_device_batch
+
+    result = run_device_batch.enqueue(batch_id)
+    DeviceBatch.objects.filter(pk=batch_id).update(task_id=str(result.id)[:64])
+
+
+def run_batch(batch_id: int) -> None:
+    """Create the batch's pending devices, chunk by chunk; mark the batch finished or failed."""
+    batch = DeviceBatch.objects.select_related("product__ca_certificate", "owner").get(pk=batch_id)
+    if batch.is_finished:
+        return
+    DeviceBatch.objects.filter(pk=batch.pk).update(
+        status=DeviceBatch.Status.RUNNING, started_at=batch.started_at or timezone.now()
+    )
+    try:
+        product = batch.product
+        authority = platform.device_ca() if product.uses_platform_ca else None
+        while True:
+            rows = list(batch.rows.filter(result=BatchRow.Result.PENDING).order_by("number")[:CHUNK_SIZE])
+            if not rows:
+                break
+            _process_chunk(batch, product, rows, authority)
+    except Exception as error:  # the batch must end marked failed, whatever broke
+        logger.exception("Batch %s failed", batch_id)
+        DeviceBatch.objects.filter(pk=batch.pk).update(
+            status=DeviceBatch.Status.FAILED,
+            error=BATCH_FAILED.format(error=f"{type(error).__name__}: {error}"[:500]),
+            finished_at=timezone.now(),
+        )
+        return
+    DeviceBatch.objects.filter(pk=batch.pk).update(status=DeviceBatch.Status.SUCCEEDED, finished_at=timezone.now())
+
+
+def _process_chunk(
+    batch: DeviceBatch, product: Product, rows: list[BatchRow], authority: platform.Authority | None
+) -> None:
+    prepared: list[tuple[BatchRow, Device]] = []
+    for row in rows:
+        try:
+            device = product_services.prepare_device(
+                product=product, name=_device_name(row, product), credentials=_credentials(row), authority=authority
+            )
+        except ServiceError as error:
+            _fail(row, error.code, error.message)
+        else:
+            prepared.append((row, device))
+
+    with transaction.atomic():
+        lock_account(batch.owner)
+        product.refresh_from_db(fields=["forbidden"])
+        to_create = _refuse_conflicts(product, prepared)
+        Device.objects.bulk_create([device for _, device in to_create])
+        for row, device in to_create:
+            row.result = BatchRow.Result.CREATED
+            row.device = device
+        BatchRow.objects.bulk_update(rows, ["device_name", "result", "error_code", "message", "device"])
+        failures = sum(1 for row in rows if row.result == BatchRow.Result.FAILED)
+        DeviceBatch.objects.filter(pk=batch.pk).update(
+            processed=F("processed") + len(rows), failed=F("failed") + failures, last_updated=timezone.now()
+        )
+        if to_create:
+            # bulk_create sends no signals, so tell the broker here, once per chunk.
+            mark_access_changed()
+
+
+def _device_name(row: BatchRow, product: Product) -> str:
+    """For certificate rows the name is the certificate's CN minus the Product ID."""
+    if not row.certificate_data and row.device_name:
+        return row.device_name
+    try:
+        certificate = x509.load_certificate(bytes(row.certificate_data))
+    except x509.CertificateError as error:
+        raise ServiceError(product_services.CERT_INVALID_CODE, f"{row.source_file}: {error.message}") from None
+    common_name = x509.common_name(certificate.subject)
+    if not common_name.startswith(product.product_id) or len(common_name) == len(product.product_id):
+        raise ServiceError(
+            product_services.CERT_INVALID_CODE,
+            CERTIFICATE_FOR_OTHER_PRODUCT.format(common_name=common_name, product_id=product.product_id),
+        )
+    row.device_name = common_name[len(product.product_id) :][:255]
+    return row.device_name
+
+
+def _credentials(row: BatchRow) -> product_services.DeviceCredentials:
+    if row.certificate_data:
+        return product_services.DeviceCredentials(certificate_data=bytes(row.certificate_data))
+    return product_services.DeviceCredentials()
+
+
+def _refuse_conflicts(product: Product, prepared: list[tuple[BatchRow, Device]]) -> list[tuple[BatchRow, Device]]:
+    """Drop rows whose name or certificate is already taken, in the product or earlier in the batch."""
+    if product.forbidden:
+        for row, _ in prepared:
+            _fail(row, product_services.PRODUCT_FORBIDDEN_CODE, product_services.PRODUCT_IS_FORBIDDEN.format(name=product.name))
+        return []
+    names = [device.name for _, device in prepared]
+    taken_names = set(Device.objects.filter(product=product, name__in=names).values_list("name", flat=True))
+    fingerprints = [device.certificate_fingerprint for _, device in prepared if device.certificate_fingerprint]
+    taken_fingerprints = set(
+        Device.objects.filter(certificate_fingerprint__in=fingerprints).values_list("certificate_fingerprint", flat=True)
+    )
+    accepted = []
+    for row, device in prepared:
+        if device.name in taken_names:
+            message = product_services.DEVICE_NAME_TAKEN.format(name=device.name)
+            if any(other.device_name == device.name and other.result == BatchRow.Result.CREATED for other, _ in accepted):
+                message = DUPLICATE_IN_BATCH.format(name=device.name)
+            _fail(row, product_services.DEVICE_EXISTS_CODE, message)
+        elif device.certificate_fingerprint and device.certificate_fingerprint in taken_fingerprints:
+            _fail(row, product_services.CERT_INVALID_CODE, product_services.CERTIFICATE_IN_USE)
+        else:
+            row.result = BatchRow.Result.CREATED  # provisional; the caller saves it with the device
+            accepted.append((row, device))
+            taken_names.add(device.name)
+            if device.certificate_fingerprint:
+                taken_fingerprints.add(device.certificate_fingerprint)
+    return accepted
+
+
+def _fail(row: BatchRow, code: str, message: str) -> None:
+    row.result = BatchRow.Result.FAILED
+    row.error_code = code
+    row.message = message
+
+
+def progress(batch: DeviceBatch) -> dict:
+    return {
+        "status": batch.status,
+        "status_display": batch.get_status_display(),
+        "total": batch.total,
+        "processed": batch.processed,
+        "succeeded": batch.succeeded,
+        "failed": batch.failed,
+        "percent": batch.percent,
+        "seconds_left": batch.seconds_left(),
+        "finished": batch.is_finished,
+        "error": batch.error,
+    }
+
+
+def results_archive(*, batch: DeviceBatch) -> tempfile.SpooledTemporaryFile:
+    """The results ZIP: results.csv, and a folder per created device.
+
+    Generated private keys go in once: the first download takes them, as the
+    single-device download does, and later downloads have certificates only.
+    """
+    spool = tempfile.SpooledTemporaryFile(max_size=RESULTS_SPOOL_BYTES)
+    product = batch.product
+    with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("results.csv", _results_csv(batch))
+        created = (
+            batch.rows.filter(result=BatchRow.Result.CREATED, device__isnull=False)
+            .order_by("number")
+            .values_list("device_id", flat=True)
+        )
+        device_ids = list(created)
+        for start in range(0, len(device_ids), CHUNK_SIZE):
+            _write_devices(archive, product, device_ids[start : start + CHUNK_SIZE])
+    spool.seek(0)
+    return spool
+
+
+def _write_devices(archive: zipfile.ZipFile, product: Product, device_ids: list[int]) -> None:
+    with transaction.atomic():
+        devices = list(Device.objects.select_for_update().filter(pk__in=device_ids).order_by("name"))
+        taken = []
+        for device in devices:
+            folder = device.name.replace(":", "_")
+            if device.certificate_pem:
+                archive.writestr(f"{folder}/{device.name}_cert.crt", device.certificate_pem)
+            if device.private_key_retrievable:
+                entry = zipfile.ZipInfo(f"{folder}/{device.name}_private.key")
+                entry.external_attr = 0o600 << 16
+                entry.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(entry, device.private_key_pem)
+                taken.append(device.pk)
+            if device.psk:
+                archive.writestr(f"{folder}/psk.txt", device.psk + "\n")
+        if taken:
+            Device.objects.filter(pk__in=taken).update(
+                private_key_pem="", private_key_fetched=True, last_updated=timezone.now()
+            )
+
+
+def _results_csv(batch: DeviceBatch) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["row", "device_name", "source_file", "result", "error_code", "message"])
+    rows = batch.rows.order_by("number").values_list(
+        "number", "device_name", "source_file", "result", "error_code", "message"
+    )
+    for row in rows.iterator(chunk_size=2000):
+        writer.writerow(row)
+    return buffer.getvalue()
+
+
+def max_devices() -> int:
+    return settings.IOTHUB_BATCH_MAX_DEVICES

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+
+from iothub_console.errors import ServiceError
+from products.views import get_product
+
+from . import services
+from .forms import BatchForm
+from .models import BatchRow, DeviceBatch
+
+
+def get_batch(request: HttpRequest, pk: int) -> DeviceBatch:
+    """The signed-in account's batch, or 404 (also for other accounts' batches)."""
+    return get_object_or_404(DeviceBatch.objects.select_related("product"), pk=pk, owner=request.user)
+
+
+def batch_create(request: HttpRequest, product_id: str) -> HttpResponse:
+    product = get_product(request, product_id)
+    form = BatchForm(request.POST or None, request.FILES or None, product=product)
+    if request.method == "POST" and form.is_valid():
+        try:
+            batch = services.start_batch(
+                owner=request.user,
+                product=product,
+                kind=form.kind,
+                names=form.cleaned_data.get("names", []),
+                certificates=form.cleaned_data.get("certificates", []),
+                source_name=form.source_name,
+            )
+        except ServiceError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            messages.success(request, f"Batch of {batch.total:,} devices queued.")
+            return redirect(batch)
+    return render(request, "batches/devicebatch_create.html", {"form": form, "product": product, "tab": "batches"})
+
+
+def batch_list(request: HttpRequest, product_id: str) -> HttpResponse:
+    product = get_product(request, product_id)
+    page = Paginator(DeviceBatch.objects.filter(product=product, owner=request.user), 20).get_page(request.GET.get("page"))
+    return render(request, "batches/devicebatch_list.html", {"product": product, "page": page, "tab": "batches"})
+
+
+def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_batch(request, pk)
+    failed_rows = batch.rows.filter(result=BatchRow.Result.FAILED).order_by("number")[:100]
+    return render(
+        request,
+        "batches/devicebatch_detail.html",
+        {"batch": batch, "product": batch.product, "progress": services.progress(batch), "failed_rows": failed_rows},
+    )
+
+
+def batch_progress(request: HttpRequest, pk: int) -> JsonResponse:
+    return JsonResponse(services.progress(get_batch(request, pk)))
+
+
+def batch_results(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_batch(request, pk)
+    if not batch.is_finished:
+        messages.error(request, "The results can be downloaded when the batch has finished.")
+        return redirect(batch)
+    archive = services.results_archive(batch=batch)
+    response = FileResponse(
+        archive, as_attachment=True, filename=f"{batch.product.product_id}_batch_{batch.pk}.zip", content_type="application/zip"
+    )
+    response["Cache-Control"] = "no-store"
+    return response
