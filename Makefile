@@ -36,9 +36,11 @@ broker: migrate
 system-packages:
 	./scripts/install-system-packages
 
-## Run the whole test suite (browser, broker and OpenSSL tests included).
+## Run the whole test suite (browser, broker and OpenSSL tests included), on SQLite
+## and then on a throwaway PostgreSQL cluster.
 test: $(VENV)/.dev-installed system-packages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	./scripts/with-postgres $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .test-db-*.sqlite3*
