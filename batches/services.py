@@ -33,7 +33,7 @@ from .models import BatchRow, DeviceBatch
 
 logger = logging.getLogger(__name__)
 
-CHUNK_SIZE = 250
+CHUNK_SIZE = 500
 ROW_INSERT_BATCH = 1000
 RESULTS_SPOOL_BYTES = 64 * 1024 * 1024
 
@@ -153,7 +153,7 @@ def _process_chunk(
         for row, device in to_create:
             row.result = BatchRow.Result.CREATED
             row.device = device
-        BatchRow.objects.bulk_update(rows, ["device_name", "result", "error_code", "message", "device"])
+        _save_results(rows)
         failures = sum(1 for row in rows if row.result == BatchRow.Result.FAILED)
         DeviceBatch.objects.filter(pk=batch.pk).update(
             processed=F("processed") + len(rows), failed=F("failed") + failures, last_updated=timezone.now()
@@ -161,6 +161,17 @@ def _process_chunk(
         if to_create:
             # bulk_create sends no signals, so tell the broker here, once per chunk.
             mark_access_changed()
+
+
+def _save_results(rows: list[BatchRow]) -> None:
+    """Write the chunk's row results.
+
+    Replacing the rows (one DELETE, one multi-row INSERT, same primary keys) is an
+    order of magnitude faster than bulk_update, whose CASE WHEN per field and row
+    dominated a batch's run time.
+    """
+    BatchRow.objects.filter(pk__in=[row.pk for row in rows]).delete()
+    BatchRow.objects.bulk_create(rows)
 
 
 def _device_name(row: BatchRow, product: Product) -> str:

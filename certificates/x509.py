@@ -207,7 +207,7 @@ def describe_certificate(certificate: x509.Certificate) -> CertificateInfo:
         serial_hex=serial_hex(certificate.serial_number),
         not_before=certificate.not_valid_before_utc,
         not_after=certificate.not_valid_after_utc,
-        fingerprint_sha256=certificate.fingerprint(hashes.SHA256()).hex(),
+        fingerprint_sha256=fingerprint_sha256(certificate),
         key_type=key_type,
         key_size=key_size,
         signature_hash=_signature_hash_name(certificate),
@@ -220,6 +220,10 @@ def serial_hex(serial: int) -> str:
     """Upper-case hex in whole bytes, as `openssl x509 -serial` prints it."""
     digits = format(serial, "X")
     return digits.zfill(len(digits) + len(digits) % 2)
+
+
+def fingerprint_sha256(certificate: x509.Certificate) -> str:
+    return certificate.fingerprint(hashes.SHA256()).hex()
 
 
 def to_pem(certificate: x509.Certificate) -> str:
