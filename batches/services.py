@@ -73,16 +73,27 @@ def start_batch(
         batch = DeviceBatch.objects.create(owner=owner, product=product, kind=kind, source_name=source_name[:255])
         if kind == DeviceBatch.Kind.CERTIFICATES:
             rows = [
-                BatchRow(batch=batch, number=number, source_file=file_name[:255], certificate_data=data)
+                _certificate_row(batch, number, file_name, data)
                 for number, (file_name, data) in enumerate(certificates, start=1)
             ]
         else:
             rows = [BatchRow(batch=batch, number=number, device_name=name[:255]) for number, name in enumerate(names, start=1)]
         BatchRow.objects.bulk_create(rows, batch_size=ROW_INSERT_BATCH)
         batch.total = len(rows)
-        batch.save(update_fields=["total", "last_updated"])
+        batch.processed = batch.failed = sum(1 for row in rows if row.result == BatchRow.Result.FAILED)
+        batch.save(update_fields=["total", "processed", "failed", "last_updated"])
         transaction.on_commit(lambda: _enqueue(batch.pk))
     return batch
+
+
+def _certificate_row(batch: DeviceBatch, number: int, file_name: str, data: bytes) -> BatchRow:
+    row = BatchRow(batch=batch, number=number, source_file=file_name[:255], certificate_data=data)
+    # x509.load_certificate's own test, made here because the row is stored before it
+    # runs: a private key zipped by mistake must not reach the database ("It was not stored").
+    if b"-----BEGIN" in data and b"PRIVATE KEY" in data:
+        row.certificate_data = b""
+        _fail(row, product_services.CERT_INVALID_CODE, f"{row.source_file}: {x509.PRIVATE_KEY_REFUSED}")
+    return row
 
 
 def _check_kind_fits_product(kind: str, product: Product) -> None:
@@ -150,6 +161,7 @@ def _process_chunk(
         product.refresh_from_db(fields=["forbidden"])
         to_create = _refuse_conflicts(product, prepared)
         Device.objects.bulk_create([device for _, device in to_create])
+        product_services.count_devices(product, len(to_create))
         for row, device in to_create:
             row.result = BatchRow.Result.CREATED
             row.device = device

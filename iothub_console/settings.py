@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "iothub_console",
     "crispy_forms",
     "crispy_bootstrap5",
     "django_tasks",

@@ -68,6 +68,9 @@ class Product(models.Model):
     data_format = models.CharField(max_length=8, choices=DataFormat.choices, default=DataFormat.JSON)
     description = models.CharField(max_length=500, blank=True)
     forbidden = models.BooleanField(default=False)
+    # Kept by the services that add and delete devices, so that lists of products and
+    # of 100,000 devices never count rows to show a total.
+    device_count = models.PositiveIntegerField(default=0)
     created = models.DateTimeField(auto_now_add=True)
     last_updated = models.DateTimeField(auto_now=True)
 
@@ -127,7 +130,9 @@ class Device(models.Model):
     last_updated = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["-created", "-id"]
+        # Newest first by id: ids grow with creation, and one index serves the order,
+        # the product filter and keyset pages.
+        ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["product", "name"], name="unique_device_name_per_product"),
             models.UniqueConstraint(
@@ -138,7 +143,7 @@ class Device(models.Model):
         ]
         indexes = [
             # The device list: one product's devices, newest first, a page at a time.
-            models.Index(fields=["product", "-created", "-id"], name="device_product_created"),
+            models.Index(fields=["product", "-id"], name="device_product_newest"),
         ]
 
     def __str__(self) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Count, QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from certificates import issuance, x509
@@ -172,12 +172,79 @@ def set_products_forbidden(*, products: list[Product], forbidden: bool) -> None:
     mark_access_changed()
 
 
-def products_with_device_counts(owner: AbstractBaseUser) -> QuerySet[Product]:
-    return (
-        Product.objects.filter(owner=owner)
-        .select_related("ca_certificate")
-        .annotate(device_count=Count("devices"))
-        .order_by("-created", "-id")
+def products_for(owner: AbstractBaseUser) -> QuerySet[Product]:
+    return Product.objects.filter(owner=owner).select_related("ca_certificate").order_by("-created", "-id")
+
+
+@dataclass(frozen=True)
+class DevicePage:
+    """One page of a product's devices, found by key rather than by offset.
+
+    The list is newest first (by id); a search is by name. `next_after` and
+    `previous_before` are the keys at the page's edges: every page, however deep,
+    is one index range of at most `size` + 1 rows, never a scan past the rows
+    before it.
+    """
+
+    devices: list[Device]
+    total: int
+    total_is_lower_bound: bool
+    next_after: str | None
+    previous_before: str | None
+    is_first: bool
+    is_last: bool
+
+
+SEARCH_COUNT_LIMIT = 1000
+
+
+def _id_key(value: str | None) -> str | None:
+    """A page key from the query string; anything but a plausible id means the first page."""
+    return value if value is not None and value.isdigit() and len(value) <= 18 else None
+
+
+def device_page(
+    *, product: Product, size: int, query: str = "", after: str | None = None,
+    before: str | None = None, last: bool = False,
+) -> DevicePage:
+    devices = Device.objects.filter(product=product).only(
+        "id", "name", "enabled", "activated_at", "online", "certificate_not_after", "created", "product_id"
+    )
+    if query:
+        # A name prefix is a range on the unique (product, name) index, which also
+        # gives the order: no scan or sort, whatever the fleet's size.
+        key, forward = "name", "name"
+        devices = devices.filter(name__gte=query, name__lt=query + "\U0010ffff")
+        counted = devices.order_by()[: SEARCH_COUNT_LIMIT + 1].count()
+        total, lower_bound = min(counted, SEARCH_COUNT_LIMIT), counted > SEARCH_COUNT_LIMIT
+    else:
+        key, forward = "id", "-id"
+        total, lower_bound = product.device_count, False
+        after, before = _id_key(after), _id_key(before)
+    backward = forward[1:] if forward.startswith("-") else f"-{forward}"
+    beyond = "lt" if forward.startswith("-") else "gt"
+    behind = "gt" if beyond == "lt" else "lt"
+    if before is not None:
+        rows = list(devices.filter(**{f"{key}__{behind}": before}).order_by(backward)[: size + 1])
+        more_before, rows, more_after = len(rows) > size, rows[:size][::-1], True
+    elif last:
+        rows = list(devices.order_by(backward)[:size])[::-1]
+        more_before, more_after = total > len(rows) or lower_bound, False
+    else:
+        if after is not None:
+            devices = devices.filter(**{f"{key}__{beyond}": after})
+        rows = list(devices.order_by(forward)[: size + 1])
+        more_after, rows, more_before = len(rows) > size, rows[:size], after is not None
+    for device in rows:
+        device.product = product  # one product for the whole page: no query per row
+    return DevicePage(
+        devices=rows,
+        total=total,
+        total_is_lower_bound=lower_bound,
+        next_after=str(getattr(rows[-1], key)) if rows and more_after else None,
+        previous_before=str(getattr(rows[0], key)) if rows and more_before else None,
+        is_first=not more_before,
+        is_last=not more_after,
     )
 
 
@@ -246,10 +313,17 @@ def create_device(
             raise ServiceError(CERT_INVALID_CODE, CERTIFICATE_IN_USE, DEVICE_CERTIFICATE_FIELD)
         device.full_clean(validate_constraints=False)
         try:
-            device.save()
+            with transaction.atomic():
+                device.save()
         except IntegrityError:
             raise ServiceError(DEVICE_EXISTS_CODE, DEVICE_NAME_TAKEN.format(name=name), DEVICE_NAME_FIELD) from None
+        count_devices(product, +1)
     return device
+
+
+def count_devices(product: Product, change: int) -> None:
+    """Keep Product.device_count in step; call inside the transaction that adds or deletes."""
+    Product.objects.filter(pk=product.pk).update(device_count=F("device_count") + change)
 
 
 def _set_psk(device: Device, credentials: DeviceCredentials) -> None:
@@ -347,7 +421,10 @@ def set_devices_enabled(*, product: Product, names: list[str], enabled: bool) ->
 
 
 def delete_device(*, device: Device) -> None:
-    device.delete()
+    with transaction.atomic():
+        deleted, _ = Device.objects.filter(pk=device.pk).delete()
+        if deleted:
+            count_devices(device.product, -1)
 
 
 def get_product(*, owner: AbstractBaseUser, product_id: str) -> Product:

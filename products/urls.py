@@ -16,6 +16,7 @@ urlpatterns = [
     path("<str:product_id>/ca.crt", views.product_ca_download, name="product_ca_download"),
     path("<str:product_id>/devices/", views.product_devices, name="product_devices"),
     path("<str:product_id>/devices/add/", views.device_add, name="device_add"),
+    path("<str:product_id>/devices/enable/", views.devices_enable, name="devices_enable"),
     path(device, views.device_detail, name="device_detail"),
     path(device + "enable/", views.device_enable, name="device_enable"),
     path(device + "delete/", views.device_delete, name="device_delete"),

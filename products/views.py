@@ -6,6 +6,8 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from certificates.models import CACertificate
@@ -42,7 +44,7 @@ def _attachment(content: str | bytes, filename: str, content_type: str) -> HttpR
 
 def product_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
-    products = services.products_with_device_counts(request.user)
+    products = services.products_for(request.user)
     if query:
         products = products.filter(Q(name__icontains=query) | Q(product_id__iexact=query))
     page = Paginator(products, 20).get_page(request.GET.get("page"))
@@ -81,25 +83,32 @@ def product_detail(request: HttpRequest, product_id: str) -> HttpResponse:
     return render(
         request,
         "products/product_detail.html",
-        {"product": product, "device_count": product.devices.count(), "tab": "settings"},
+        {"product": product, "device_count": product.device_count, "tab": "settings"},
     )
 
 
 def product_devices(request: HttpRequest, product_id: str) -> HttpResponse:
     product = get_product(request, product_id)
     query = request.GET.get("q", "").strip()
-    devices = Device.objects.filter(product=product).only(
-        "name", "enabled", "activated_at", "online", "certificate_not_after", "created", "product_id"
+    page = services.device_page(
+        product=product,
+        size=settings.IOTHUB_DEVICES_PER_PAGE,
+        query=query,
+        after=request.GET.get("after") or None,
+        before=request.GET.get("before") or None,
+        last="last" in request.GET,
     )
-    if query:
-        devices = devices.filter(name__icontains=query)
-    page = Paginator(devices, settings.IOTHUB_DEVICES_PER_PAGE).get_page(request.GET.get("page"))
-    for device in page.object_list:
-        device.product = product  # one product for the whole page: no query per row
     return render(
         request,
         "products/product_devices.html",
-        {"product": product, "page": page, "query": query, "tab": "devices"},
+        {
+            "product": product,
+            "page": page,
+            "query": query,
+            "tab": "devices",
+            # Device names are URL-safe ([A-Za-z0-9_:-]), so a prefix + name is the reversed URL.
+            "device_url_prefix": reverse("products:device_detail", args=[product.product_id, "-"])[:-2],
+        },
     )
 
 
@@ -179,6 +188,25 @@ def device_enable(request: HttpRequest, product_id: str, name: str) -> HttpRespo
     if request.POST.get("next") == "list":
         return redirect("products:product_devices", device.product.product_id)
     return redirect(device)
+
+
+@require_POST
+def devices_enable(request: HttpRequest, product_id: str) -> HttpResponse:
+    """Enable or disable devices from the list: `enable=<name>` or `disable=<name>`, repeatable."""
+    product = get_product(request, product_id)
+    for field, enabled in (("enable", True), ("disable", False)):
+        names = request.POST.getlist(field)
+        if names:
+            changed = services.set_devices_enabled(product=product, names=names, enabled=enabled)
+            state = "enabled" if enabled else "disabled"
+            if changed == 1:
+                messages.success(request, f"Device \"{names[0]}\" is now {state}.")
+            elif changed:
+                messages.success(request, f"{changed} devices are now {state}.")
+    next_url = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return redirect(next_url)
+    return redirect("products:product_devices", product.product_id)
 
 
 @require_POST

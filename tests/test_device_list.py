@@ -9,6 +9,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from django.urls import reverse
+
+from products import services
 from products.models import Device, Product
 
 from .product_console import assert_message, device_url, devices_url, make_device, make_product, text
@@ -43,6 +46,7 @@ def add_devices(product: Product, count: int, prefix: str = "dev_") -> None:
         )
         for number in range(count)
     )
+    services.count_devices(product, count)
 
 
 @pytest.fixture
@@ -51,8 +55,8 @@ def product(user):
 
 
 def test_lists_name_status_expiry_and_created(signed_in_client, product):
-    enabled = make_device(product, "dev_01")
     disabled = make_device(product, "dev_02")
+    enabled = make_device(product, "dev_01")  # the newest, so listed first
     Device.objects.filter(pk=disabled.pk).update(enabled=False, created=CREATED)
     Device.objects.filter(pk=enabled.pk).update(created=CREATED + timedelta(hours=1))
     enabled.refresh_from_db()
@@ -88,10 +92,21 @@ def test_search_by_name(signed_in_client, product):
     add_devices(product, 3, prefix="kitchen_")
     add_devices(product, 2, prefix="garage_")
 
-    response = signed_in_client.get(devices_url(product), {"q": "GARAGE"})
+    response = signed_in_client.get(devices_url(product), {"q": "garage"})
 
     assert response.status_code == 200
-    assert names(text(response)) == ["garage_0001", "garage_0000"]
+    # Search results come in name order: the index that finds them gives that order.
+    assert names(text(response)) == ["garage_0000", "garage_0001"]
+    assert '2 devices whose name starts with "garage"' in text(response)
+
+
+def test_search_is_a_name_prefix(signed_in_client, product):
+    add_devices(product, 2, prefix="kitchen_")
+    add_devices(product, 2, prefix="old_kitchen_")
+
+    page = text(signed_in_client.get(devices_url(product), {"q": "kitchen"}))
+
+    assert names(page) == ["kitchen_0000", "kitchen_0001"]
 
 
 def test_search_with_no_match_says_so(signed_in_client, product):
@@ -100,7 +115,11 @@ def test_search_with_no_match_says_so(signed_in_client, product):
     page = text(signed_in_client.get(devices_url(product), {"q": "attic"}))
 
     assert rows(page) == []
-    assert 'No device name contains "attic".' in page
+    assert 'No device name starts with "attic".' in page
+
+
+def next_link(page: str) -> str:
+    return re.search(r'<a class="page-link" href="\?([^"]*)">Next</a>', page).group(1).replace("&amp;", "&")
 
 
 def test_pages_newest_first(signed_in_client, product, settings):
@@ -108,13 +127,39 @@ def test_pages_newest_first(signed_in_client, product, settings):
     add_devices(product, 5)
 
     first = text(signed_in_client.get(devices_url(product)))
-    last = text(signed_in_client.get(devices_url(product), {"page": 3}))
+    second = text(signed_in_client.get(f"{devices_url(product)}?{next_link(first)}"))
+    third = text(signed_in_client.get(f"{devices_url(product)}?{next_link(second)}"))
+    last = text(signed_in_client.get(devices_url(product), {"last": ""}))
 
     assert names(first) == ["dev_0004", "dev_0003"]
-    assert names(last) == ["dev_0000"]
-    assert "5 in total · page 1 of 3" in first
-    assert '<a class="page-link" href="?page=2">Next</a>' in first
-    assert "5 in total · page 3 of 3" in last
+    assert names(second) == ["dev_0002", "dev_0001"]
+    assert names(third) == ["dev_0000"]
+    assert names(last) == ["dev_0001", "dev_0000"]
+    assert "5 devices" in first
+    assert '<li class="page-item disabled"><a class="page-link" href="?">First</a></li>' in first
+    assert '<li class="page-item disabled"><a class="page-link" href="?last">Last</a></li>' in third
+
+
+def test_previous_goes_back_a_page(signed_in_client, product, settings):
+    settings.IOTHUB_DEVICES_PER_PAGE = 2
+    add_devices(product, 5)
+    first = text(signed_in_client.get(devices_url(product)))
+    second = text(signed_in_client.get(f"{devices_url(product)}?{next_link(first)}"))
+    previous = re.search(r'href="\?([^"]*)">Previous</a>', second).group(1).replace("&amp;", "&")
+
+    back = text(signed_in_client.get(f"{devices_url(product)}?{previous}"))
+
+    assert names(back) == ["dev_0004", "dev_0003"]
+
+
+def test_malformed_page_keys_show_the_first_page(signed_in_client, product, settings):
+    settings.IOTHUB_DEVICES_PER_PAGE = 2
+    add_devices(product, 3)
+
+    for junk in ({"after": "x' OR 1=1"}, {"before": "-5"}, {"after": "9" * 40}):
+        response = signed_in_client.get(devices_url(product), junk)
+        assert response.status_code == 200
+    assert names(text(signed_in_client.get(devices_url(product), {"after": "abc"}))) == ["dev_0002", "dev_0001"]
 
 
 def test_search_keeps_its_query_across_pages(signed_in_client, product, settings):
@@ -122,10 +167,28 @@ def test_search_keeps_its_query_across_pages(signed_in_client, product, settings
     add_devices(product, 3, prefix="kitchen_")
     add_devices(product, 3, prefix="garage_")
 
-    page = text(signed_in_client.get(devices_url(product), {"q": "kitchen", "page": 2}))
+    first = text(signed_in_client.get(devices_url(product), {"q": "kitchen"}))
+    assert next_link(first) == "q=kitchen&after=kitchen_0001"
+    page = text(signed_in_client.get(f"{devices_url(product)}?{next_link(first)}"))
 
-    assert names(page) == ["kitchen_0000"]
-    assert '<a class="page-link" href="?q=kitchen&amp;page=1">First</a>' in page
+    assert names(page) == ["kitchen_0002"]
+    assert '<a class="page-link" href="?q=kitchen">First</a>' in page
+
+
+def test_list_buttons_enable_and_disable_through_one_form(signed_in_client, product):
+    device = make_device(product, "dev_01")
+    url = reverse("products:devices_enable", args=[product.product_id])
+
+    response = signed_in_client.post(url, {"disable": "dev_01", "next": devices_url(product)}, follow=True)
+
+    assert response.redirect_chain == [(devices_url(product), 302)]
+    assert_message(response, 'Device "dev_01" is now disabled.', level="success")
+    assert Device.objects.get(pk=device.pk).enabled is False
+    page = text(response)
+    assert 'name="enable" value="dev_01"' in page
+
+    signed_in_client.post(url, {"enable": "dev_01", "next": "https://evil.example/"})
+    assert Device.objects.get(pk=device.pk).enabled is True
 
 
 def test_disable_and_enable_from_the_list(signed_in_client, product):
@@ -204,3 +267,13 @@ def test_the_page_costs_the_same_queries_for_10_and_1000_devices(signed_in_clien
     assert small_count == large_count
     assert small_count <= 6
     assert Device.objects.filter(product=large).count() == 1000
+
+
+def test_device_count_follows_adds_and_deletes(signed_in_client, product):
+    make_device(product, "dev_01")
+    doomed = make_device(product, "dev_02")
+    signed_in_client.post(device_url(doomed, "device_delete"))
+
+    product.refresh_from_db()
+    assert product.device_count == Device.objects.filter(product=product).count() == 1
+    assert "1 device" in text(signed_in_client.get(devices_url(product)))
