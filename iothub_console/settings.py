@@ -203,7 +203,11 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
-RQ_QUEUES = {"default": {"URL": os.environ.get("IOTHUB_REDIS_URL", "redis://127.0.0.1:6379/0")}}
+if TASKS["default"]["BACKEND"].startswith("django_tasks_rq."):
+    # Redis through RQ (`pip install django-tasks-rq`; workers: `manage.py rqworker
+    # --job-class django_tasks_rq.Job default`).
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    RQ_QUEUES = {"default": {"URL": os.environ.get("IOTHUB_REDIS_URL", "redis://127.0.0.1:6379/0")}}
 
 # Product settings.
 IOTHUB_ALLOW_SIGNUP = env_bool("IOTHUB_ALLOW_SIGNUP", True)
