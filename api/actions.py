@@ -30,7 +30,7 @@ PLATFORM_CA_NAME = "Platform CA"
 PRODUCT_PROPERTIES = {
     "ProductDescription": Param("str"),
     "EncryptionType": Param("str", choices=("1", "2")),
-    "Region": Param("str"),
+    "Region": Param("str", choices=("gz",)),
     "ProductType": Param("int", choices=(0, 5)),
     "Format": Param("str", choices=("json", "custom")),
     "PrivateCAName": Param("str"),
@@ -231,6 +231,8 @@ def delete_product(owner, params):
 
 @action("SetProductsForbiddenStatus", ProductId=Param("str_list", True), Status=Param("int", True, choices=(0, 1)))
 def set_products_forbidden_status(owner, params):
+    if not params["ProductId"]:
+        raise ApiError("MissingParameter", "The parameter ProductId must name at least one product.")
     # Every ID must be the caller's, or nothing changes.
     products = [_owned_product(owner, product_id) for product_id in params["ProductId"]]
     product_services.set_products_forbidden(products=products, forbidden=params["Status"] == 1)

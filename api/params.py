@@ -57,6 +57,11 @@ def validate(params: Any, spec: dict[str, Param], prefix: str = "") -> dict[str,
 def _check(value: Any, rule: Param, name: str) -> Any:
     if not _has_kind(value, rule.kind):
         raise ApiError("InvalidParameter", f"The parameter {name} must be {_KIND_WORDS[rule.kind]}.")
+    if rule.kind == "str":
+        _check_text(value, name)
+    if rule.kind == "str_list":
+        for index, item in enumerate(value):
+            _check_text(item, f"{name}.{index}")
     if rule.kind == "object":
         return validate(value, rule.fields, prefix=f"{name}.")
     if rule.kind == "object_list":
@@ -71,6 +76,19 @@ def _check(value: Any, rule: Param, name: str) -> Any:
         allowed = ", ".join(repr(choice) for choice in rule.choices)
         raise ApiError("InvalidParameterValue", f"The parameter {name} must be one of {allowed}, not {value!r}.")
     return value
+
+
+def _check_text(value: str, name: str) -> None:
+    # JSON's \u escapes can spell what no database column holds: NUL (PostgreSQL text
+    # refuses it, as Django's form fields do) and lone surrogates (not encodable as UTF-8).
+    if "\x00" in value:
+        raise ApiError("InvalidParameterValue", f"The parameter {name} must not contain NUL characters.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(
+            "InvalidParameterValue", f"The parameter {name} must be Unicode text (it holds a lone surrogate)."
+        ) from None
 
 
 def _has_kind(value: Any, kind: str) -> bool:

@@ -3,13 +3,16 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 import time
 import uuid
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -28,6 +31,7 @@ logger = logging.getLogger(__name__)
 API_VERSION = "2021-04-08"
 SERVICE = "iotcloud"
 MAX_CLOCK_SKEW_SECONDS = 300
+TIMESTAMP_PATTERN = re.compile(r"[0-9]{1,12}")
 
 
 # The API door ----------------------------------------------------------------
@@ -48,6 +52,7 @@ def api(request: HttpRequest) -> JsonResponse:
     request_id = str(uuid.uuid4())
     action_name = request.META.get("HTTP_X_TC_ACTION", "")
     try:
+        _read_body(request)
         key = authenticate(request)
         response = dispatch(key, action_name, request.META.get("HTTP_X_TC_VERSION", ""), request.body)
     except ApiError as error:
@@ -58,6 +63,17 @@ def api(request: HttpRequest) -> JsonResponse:
         return _error(error.code, error.message, request_id)
     response["RequestId"] = request_id
     return JsonResponse({"Response": response})
+
+
+def _read_body(request: HttpRequest) -> None:
+    """Read the body once, so that one over Django's size limit is an API error, not an HTML 400."""
+    try:
+        request.body
+    except RequestDataTooBig:
+        raise ApiError(
+            "RequestSizeLimitExceeded",
+            f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes.",
+        ) from None
 
 
 def _error(code: str, message: str, request_id: str) -> JsonResponse:
@@ -75,7 +91,9 @@ def authenticate(request: HttpRequest) -> APIKey:
     except tc3.MalformedAuthorization as error:
         raise ApiError("AuthFailure.InvalidAuthorization", str(error)) from None
     timestamp = request.META.get("HTTP_X_TC_TIMESTAMP", "")
-    if not timestamp.isdigit():
+    # ASCII digits only, and few of them: str.isdigit() also accepts "²", which int()
+    # refuses, and int() refuses numbers longer than 4,300 digits.
+    if not TIMESTAMP_PATTERN.fullmatch(timestamp):
         raise ApiError("AuthFailure.InvalidAuthorization", "The X-TC-Timestamp header must be a Unix time in seconds.")
     if abs(time.time() - int(timestamp)) > MAX_CLOCK_SKEW_SECONDS:
         raise ApiError(
@@ -136,7 +154,9 @@ def dispatch(key: APIKey, action_name: str, version: str, body: bytes) -> dict:
         raise ApiError("InvalidAction", f"The action {action_name!r} does not exist in IoT Hub API {API_VERSION}.")
     try:
         params = json.loads(body or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):
+        # ValueError covers bad JSON and bad UTF-8, and also integers longer than Python
+        # converts (4,300 digits); RecursionError is JSON nested too deeply to decode.
         raise ApiError("InvalidParameter", "The request body is not valid JSON.") from None
     if not isinstance(params, dict):
         raise ApiError("InvalidParameter", "The request body must be a JSON object.")

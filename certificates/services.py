@@ -47,17 +47,18 @@ CA_LIMIT_REACHED = (
 ALREADY_REGISTERED = "This CA certificate is already registered as \"{name}\"."
 CODE_ALREADY_USED = (
     "The verification certificate was made for an authentication code that was already "
-    "used to register a CA. Make a new verification certificate with the code shown "
-    "on this page."
+    "used to register a CA. Make a new verification certificate with your current "
+    "code (shown on Add Certificate; DescribeAuthenticationCode in the API)."
 )
 CODE_EXPIRED = (
     "The verification certificate was made for an authentication code that expired on "
-    "{date}. Make a new verification certificate with the code shown on this page."
+    "{date}. Make a new verification certificate with your current code "
+    "(shown on Add Certificate; DescribeAuthenticationCode in the API)."
 )
 CODE_REPLACED = (
     "The verification certificate was made for an authentication code that has since "
-    "been replaced by a new one. Make a new verification certificate with the code "
-    "shown on this page."
+    "been replaced by a new one. Make a new verification certificate with your current "
+    "code (shown on Add Certificate; DescribeAuthenticationCode in the API)."
 )
 CA_STILL_BOUND = (
     "The CA certificate \"{name}\" cannot be deleted while products use it: {products}. "

@@ -76,8 +76,8 @@ SERIAL_TOO_LONG = (
 MALFORMED_EXTENSIONS = "The certificate's extensions are malformed and cannot be read."
 NO_COMMON_NAME = "The {role} has no Common Name (CN) in its subject."
 COMMON_NAME_MISMATCH = (
-    "The {role}'s Common Name must be the authentication code shown on this page, "
-    "but it is \"{name}\"."
+    "The {role}'s Common Name must be your current authentication code (shown on Add "
+    "Certificate; DescribeAuthenticationCode in the API), but it is \"{name}\"."
 )
 NO_CLIENT_AUTH = (
     "The {role}'s extendedKeyUsage does not allow TLS client authentication (clientAuth)."

@@ -15,6 +15,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from certificates import issuance, x509
+from certificates import services as certificate_services
 from certificates.models import CACertificate
 from accounts.locking import lock_account
 from broker.state import mark_access_changed
@@ -52,7 +53,7 @@ PRODUCT_NAME_TAKEN = "You already have a product named \"{name}\". Choose anothe
 PRODUCT_LIMIT_REACHED = "An account can have at most {limit:,} products. Delete one you no longer use first."
 DESCRIPTION_TOO_LONG = "The description may be at most 500 characters."
 CA_REQUIRED = "Choose the CA certificate that issues this product's device certificates, or Platform CA."
-CA_NOT_FOUND = "There is no CA certificate named \"{name}\" in your account."
+CA_NOT_FOUND = certificate_services.CA_NOT_FOUND
 PRODUCT_HAS_DEVICES = (
     "The product \"{name}\" still has {count:,} device(s). Delete its devices before deleting the product."
 )
