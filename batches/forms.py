@@ -14,7 +14,8 @@ ZIP_TOO_LARGE = "The ZIP file may be at most 64 MiB."
 CSV_REQUIRED = "Choose the CSV file of device names."
 ZIP_REQUIRED = "Choose the ZIP file of device certificates."
 QUANTITY_REQUIRED = "Enter how many devices to create."
-PREFIX_PATTERN = r"[A-Za-z0-9_\-:]{0,40}"
+# Anchored: RegexField searches, and an unanchored {0,40} matches every string.
+PREFIX_PATTERN = r"\A[A-Za-z0-9_\-:]{0,40}\Z"
 INVALID_PREFIX = "A prefix may hold letters, digits, _, - and : only (up to 40 characters)."
 
 
@@ -22,7 +23,16 @@ class BatchForm(forms.Form):
     """Batch Add: generate names, upload a CSV of names, or (custom-CA products) a ZIP of certificates."""
 
     method = forms.ChoiceField(label="Method", widget=forms.RadioSelect)
-    quantity = forms.IntegerField(label="Quantity", required=False, min_value=1, max_value=inputs.MAX_DEVICES)
+    quantity = forms.IntegerField(
+        label="Quantity",
+        required=False,
+        min_value=1,
+        max_value=inputs.MAX_DEVICES,
+        error_messages={
+            "min_value": inputs.QUANTITY_OUT_OF_RANGE.format(limit=inputs.MAX_DEVICES),
+            "max_value": inputs.QUANTITY_OUT_OF_RANGE.format(limit=inputs.MAX_DEVICES),
+        },
+    )
     prefix = forms.RegexField(
         label="Name prefix",
         regex=PREFIX_PATTERN,

@@ -15,7 +15,6 @@ import tempfile
 import zipfile
 from collections.abc import Iterable
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
@@ -165,6 +164,9 @@ def _process_chunk(
         for row, device in to_create:
             row.result = BatchRow.Result.CREATED
             row.device = device
+        for row in rows:
+            # The upload has served its purpose; the device row holds the certificate now.
+            row.certificate_data = b""
         _save_results(rows)
         failures = sum(1 for row in rows if row.result == BatchRow.Result.FAILED)
         DeviceBatch.objects.filter(pk=batch.pk).update(
@@ -315,7 +317,3 @@ def _results_csv(batch: DeviceBatch) -> str:
     for row in rows.iterator(chunk_size=2000):
         writer.writerow(row)
     return buffer.getvalue()
-
-
-def max_devices() -> int:
-    return settings.IOTHUB_BATCH_MAX_DEVICES

@@ -216,7 +216,6 @@ IOTHUB_AUTH_CODE_LIFETIME_HOURS = 24
 IOTHUB_REGION = "Guangzhou"
 IOTHUB_PRODUCT_LIMIT = 2000
 IOTHUB_DEVICES_PER_PAGE = 20
-IOTHUB_BATCH_MAX_DEVICES = 10_000
 IOTHUB_MQTT_HOST = os.environ.get("IOTHUB_MQTT_HOST", "127.0.0.1")
 IOTHUB_MQTT_PORT = env_int("IOTHUB_MQTT_PORT", 8883)
 # The address Mosquitto listens on; the host devices dial may be a name for it.
