@@ -67,17 +67,17 @@ def console_url(live_server, path: str) -> str:
 def sign_in(page: Page, live_server, username: str, password: str) -> None:
     """Sign in on /accounts/login/ as a user would: the labelled fields, then the button."""
     page.goto(console_url(live_server, "/accounts/login/"))
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page).not_to_have_url(f"{live_server.url}/accounts/login/")
 
 
 def expect_console_sidebar(page: Page) -> None:
     """The left sidebar has the Products and Certificate Management links."""
     sidebar = page.get_by_role("navigation", name="Console")
-    expect(sidebar.get_by_role("link", name="Products")).to_be_visible()
-    expect(sidebar.get_by_role("link", name="Certificate Management")).to_be_visible()
+    expect(sidebar.get_by_role("link", name="Products", exact=True)).to_be_visible()
+    expect(sidebar.get_by_role("link", name="Certificate Management", exact=True)).to_be_visible()
 
 
 def write_file(directory: Path, name: str, data: bytes) -> Path:

@@ -61,9 +61,9 @@ def username_pattern(product: Product, device_name: str) -> str:
 def test_device_page_offers_the_three_downloads(signed_in_client, device):
     page = text(signed_in_client.get(device_url(device)))
 
-    assert f'href="{device_url(device, "device_certificate")}"><i class="bi bi-file-earmark-lock"></i> Download Device Certificate</a>' in page
-    assert f'href="{device_url(device, "device_private_key")}"><i class="bi bi-key"></i> Download Device Private Key</a>' in page
-    assert f'href="{device_url(device, "device_bundle")}"><i class="bi bi-file-earmark-zip"></i> Download Device Bundle</a>' in page
+    assert f'href="{device_url(device, "device_certificate")}"><i class="bi bi-file-earmark-lock" aria-hidden="true"></i> Download Device Certificate</a>' in page
+    assert f'href="{device_url(device, "device_private_key")}"><i class="bi bi-key" aria-hidden="true"></i> Download Device Private Key</a>' in page
+    assert f'href="{device_url(device, "device_bundle")}"><i class="bi bi-file-earmark-zip" aria-hidden="true"></i> Download Device Bundle</a>' in page
     assert "Not yet fetched" in page
 
 

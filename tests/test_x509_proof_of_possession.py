@@ -76,8 +76,8 @@ def test_refuses_verification_cert_with_wrong_cn(ca):
 
     assert refused(ca, verification) == x509.COMMON_NAME_MISMATCH.format(role=ROLE, name="not-the-code")
     assert refused(ca, verification) == (
-        "The verification certificate's Common Name must be the authentication code "
-        'shown on this page, but it is "not-the-code".'
+        "The verification certificate's Common Name must be your current authentication code "
+        '(shown on Add Certificate; DescribeAuthenticationCode in the API), but it is "not-the-code".'
     )
 
 
