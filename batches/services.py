@@ -24,7 +24,7 @@ from accounts.locking import lock_account
 from broker.state import mark_access_changed
 from certificates import x509
 from iothub_console.errors import ServiceError
-from products import platform
+from products import bundles, platform
 from products import services as product_services
 from products.models import Device, Product
 
@@ -264,7 +264,7 @@ def progress(batch: DeviceBatch) -> dict:
 
 
 def results_archive(*, batch: DeviceBatch) -> tempfile.SpooledTemporaryFile:
-    """The results ZIP: results.csv, and a folder per created device.
+    """The results ZIP: results.csv, the CA files, and a folder per created device.
 
     Generated private keys go in once: the first download takes them, as the
     single-device download does, and later downloads have certificates only.
@@ -273,6 +273,10 @@ def results_archive(*, batch: DeviceBatch) -> tempfile.SpooledTemporaryFile:
     product = batch.product
     with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("results.csv", _results_csv(batch))
+        if product.uses_certificates:
+            # The same trust files as a device bundle, once for the whole batch.
+            archive.writestr(bundles.DEVICE_CA_FILE, product_services.product_device_ca_pem(product))
+            archive.writestr(bundles.CA_FILE, platform.root_ca().certificate_pem)
         created = (
             batch.rows.filter(result=BatchRow.Result.CREATED, device__isnull=False)
             .order_by("number")

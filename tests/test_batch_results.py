@@ -67,13 +67,16 @@ def test_platform_ca_results_hold_each_certificate_and_the_private_keys_once(sig
             "dev_01/dev_01_cert.crt", "dev_01/dev_01_private.key",
             "dev_02/dev_02_cert.crt", "dev_02/dev_02_private.key",
             "dev_03/dev_03_cert.crt", "dev_03/dev_03_private.key",
-            "results.csv",
+            "device-ca.crt", "results.csv", "root-ca.crt",
         ]
+        device_ca = cx509.load_pem_x509_certificate(archive.read("device-ca.crt"))
         for name, device in devices.items():
             certificate_pem = archive.read(f"{name}/{name}_cert.crt")
             assert certificate_pem.decode() == device.certificate_pem
             key = issuance.load_private_key_pem(archive.read(f"{name}/{name}_private.key").decode())
-            assert key.public_key() == cx509.load_pem_x509_certificate(certificate_pem).public_key()
+            certificate = cx509.load_pem_x509_certificate(certificate_pem)
+            assert key.public_key() == certificate.public_key()
+            certificate.verify_directly_issued_by(device_ca)
             assert archive.getinfo(f"{name}/{name}_private.key").external_attr >> 16 == 0o600
 
     for device in Device.objects.filter(product=product):
@@ -86,7 +89,8 @@ def test_platform_ca_results_hold_each_certificate_and_the_private_keys_once(sig
     with download(signed_in_client, batch) as again:
         assert_results_csv_matches_rows(again, batch)
         assert sorted(again.namelist()) == [
-            "dev_01/dev_01_cert.crt", "dev_02/dev_02_cert.crt", "dev_03/dev_03_cert.crt", "results.csv",
+            "dev_01/dev_01_cert.crt", "dev_02/dev_02_cert.crt", "dev_03/dev_03_cert.crt",
+            "device-ca.crt", "results.csv", "root-ca.crt",
         ]
         assert again.read("dev_02/dev_02_cert.crt").decode() == certificates["dev_02"]
 
