@@ -177,7 +177,8 @@ def test_creates_devices_from_good_certificates_and_reports_each_bad_one(
             for number, source, name, result, code, message in results(batch)
         ]
         assert sorted(archive.namelist()) == [
-            "dev_01/dev_01_cert.crt", "dev_02/dev_02_cert.crt", "dev_08/dev_08_cert.crt", "results.csv",
+            "dev_01/dev_01_cert.crt", "dev_02/dev_02_cert.crt", "dev_08/dev_08_cert.crt",
+            "device-ca.crt", "results.csv", "root-ca.crt",
         ]
         assert archive.read("dev_02/dev_02_cert.crt") == good_der.pem
 
