@@ -16,12 +16,14 @@ import zipfile
 from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from accounts.locking import lock_account
 from broker.state import mark_access_changed
+from cryptography import x509 as cx509
+
 from certificates import x509
 from iothub_console.errors import ServiceError
 from products import bundles, platform
@@ -125,11 +127,16 @@ def run_batch(batch_id: int) -> None:
     try:
         product = batch.product
         authority = platform.device_ca() if product.uses_platform_ca else None
+        issuer = (
+            x509.load_certificate(product.ca_certificate.certificate_pem.encode("ascii"))
+            if product.ca_certificate_id
+            else None
+        )
         while True:
             rows = list(batch.rows.filter(result=BatchRow.Result.PENDING).order_by("number")[:CHUNK_SIZE])
             if not rows:
                 break
-            _process_chunk(batch, product, rows, authority)
+            _process_chunk(batch, product, rows, authority, issuer)
     except Exception as error:  # the batch must end marked failed, whatever broke
         logger.exception("Batch %s failed", batch_id)
         DeviceBatch.objects.filter(pk=batch.pk).update(
@@ -142,13 +149,18 @@ def run_batch(batch_id: int) -> None:
 
 
 def _process_chunk(
-    batch: DeviceBatch, product: Product, rows: list[BatchRow], authority: platform.Authority | None
+    batch: DeviceBatch,
+    product: Product,
+    rows: list[BatchRow],
+    authority: platform.Authority | None,
+    issuer: cx509.Certificate | None,
 ) -> None:
     prepared: list[tuple[BatchRow, Device]] = []
     for row in rows:
         try:
+            name, credentials = _device_name_and_credentials(row, product)
             device = product_services.prepare_device(
-                product=product, name=_device_name(row, product), credentials=_credentials(row), authority=authority
+                product=product, name=name, credentials=credentials, authority=authority, issuer=issuer
             )
         except ServiceError as error:
             _fail(row, error.code, error.message)
@@ -178,22 +190,34 @@ def _process_chunk(
 
 
 def _save_results(rows: list[BatchRow]) -> None:
-    """Write the chunk's row results.
+    """Write the chunk's row results with one prepared UPDATE run per row.
 
-    Replacing the rows (one DELETE, one multi-row INSERT, same primary keys) is an
-    order of magnitude faster than bulk_update, whose CASE WHEN per field and row
-    dominated a batch's run time.
+    bulk_update builds a CASE WHEN per field and row and dominated a batch's run
+    time; deleting and re-inserting the rows was better, this is better still.
     """
-    BatchRow.objects.filter(pk__in=[row.pk for row in rows]).delete()
-    BatchRow.objects.bulk_create(rows)
+    quote = connection.ops.quote_name
+    columns = ("device_name", "result", "error_code", "message", "device_id", "certificate_data")
+    assignments = ", ".join(f"{quote(column)} = %s" for column in columns)
+    statement = f"UPDATE {quote(BatchRow._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s"
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            statement,
+            [
+                (row.device_name, row.result, row.error_code, row.message, row.device_id, bytes(row.certificate_data), row.pk)
+                for row in rows
+            ],
+        )
 
 
-def _device_name(row: BatchRow, product: Product) -> str:
+def _device_name_and_credentials(
+    row: BatchRow, product: Product
+) -> tuple[str, product_services.DeviceCredentials]:
     """For certificate rows the name is the certificate's CN minus the Product ID."""
-    if not row.certificate_data and row.device_name:
-        return row.device_name
+    if not row.certificate_data:
+        return row.device_name, product_services.DeviceCredentials()
+    data = bytes(row.certificate_data)
     try:
-        certificate = x509.load_certificate(bytes(row.certificate_data))
+        certificate = x509.load_certificate(data)
     except x509.CertificateError as error:
         raise ServiceError(product_services.CERT_INVALID_CODE, f"{row.source_file}: {error.message}") from None
     common_name = x509.common_name(certificate.subject)
@@ -203,13 +227,7 @@ def _device_name(row: BatchRow, product: Product) -> str:
             CERTIFICATE_FOR_OTHER_PRODUCT.format(common_name=common_name, product_id=product.product_id),
         )
     row.device_name = common_name[len(product.product_id) :][:255]
-    return row.device_name
-
-
-def _credentials(row: BatchRow) -> product_services.DeviceCredentials:
-    if row.certificate_data:
-        return product_services.DeviceCredentials(certificate_data=bytes(row.certificate_data))
-    return product_services.DeviceCredentials()
+    return row.device_name, product_services.DeviceCredentials(certificate_data=data, loaded_certificate=certificate)
 
 
 def _refuse_conflicts(product: Product, prepared: list[tuple[BatchRow, Device]]) -> list[tuple[BatchRow, Device]]:

@@ -14,6 +14,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from cryptography import x509 as cx509
+
 from certificates import issuance, x509
 from certificates import services as certificate_services
 from certificates.models import CACertificate
@@ -187,7 +189,7 @@ class DevicePage:
     before it.
     """
 
-    devices: list[Device]
+    devices: list[dict]  # DEVICE_LIST_FIELDS, plus expiry_status
     total: int
     total_is_lower_bound: bool
     next_after: str | None
@@ -197,6 +199,16 @@ class DevicePage:
 
 
 SEARCH_COUNT_LIMIT = 1000
+DEVICE_LIST_FIELDS = ("id", "name", "enabled", "activated_at", "online", "certificate_not_after", "created")
+EXPIRY_WARNING_DAYS = 30
+
+
+def _expiry_status(not_after, now) -> str:
+    if not_after is None:
+        return ""
+    if not_after <= now:
+        return "expired"
+    return "expiring" if (not_after - now).days < EXPIRY_WARNING_DAYS else "valid"
 
 
 def _id_key(value: str | None) -> str | None:
@@ -208,9 +220,9 @@ def device_page(
     *, product: Product, size: int, query: str = "", after: str | None = None,
     before: str | None = None, last: bool = False,
 ) -> DevicePage:
-    devices = Device.objects.filter(product=product).only(
-        "id", "name", "enabled", "activated_at", "online", "certificate_not_after", "created", "product_id"
-    )
+    # Plain rows, not model instances: a page is read-only, and building 20 models
+    # with deferred fields cost more than the index search that found them.
+    devices = Device.objects.filter(product=product).values(*DEVICE_LIST_FIELDS)
     if query:
         # A name prefix is a range on the unique (product, name) index, which also
         # gives the order: no scan or sort, whatever the fleet's size.
@@ -236,14 +248,15 @@ def device_page(
             devices = devices.filter(**{f"{key}__{beyond}": after})
         rows = list(devices.order_by(forward)[: size + 1])
         more_after, rows, more_before = len(rows) > size, rows[:size], after is not None
+    now = timezone.now()
     for device in rows:
-        device.product = product  # one product for the whole page: no query per row
+        device["expiry_status"] = _expiry_status(device["certificate_not_after"], now)
     return DevicePage(
         devices=rows,
         total=total,
         total_is_lower_bound=lower_bound,
-        next_after=str(getattr(rows[-1], key)) if rows and more_after else None,
-        previous_before=str(getattr(rows[0], key)) if rows and more_before else None,
+        next_after=str(rows[-1][key]) if rows and more_after else None,
+        previous_before=str(rows[0][key]) if rows and more_before else None,
         is_first=not more_before,
         is_last=not more_after,
     )
@@ -266,6 +279,9 @@ class DeviceCredentials:
     certificate_data: bytes | None = None
     csr_data: bytes | None = None
     psk: str | None = None
+    # `certificate_data` already loaded with x509.load_certificate, when the caller
+    # had to read it anyway (a batch reads the device name from its CN): not parsed twice.
+    loaded_certificate: cx509.Certificate | None = None
 
 
 def validate_device_name(name: str) -> None:
@@ -280,11 +296,13 @@ def prepare_device(
     credentials: DeviceCredentials,
     tags: list[dict] | None = None,
     authority: platform.Authority | None = None,
+    issuer: cx509.Certificate | None = None,
 ) -> Device:
     """A new, unsaved device, after every check that does not depend on other devices.
 
-    Batches call this once per row with the Platform CA loaded once (`authority`),
-    then check names and certificates against the product in bulk.
+    Batches call this once per row with the Platform CA (`authority`) or the
+    product's own CA (`issuer`) loaded once, then check names and certificates
+    against the product in bulk.
     """
     validate_device_name(name)
     if product.forbidden:
@@ -293,7 +311,7 @@ def prepare_device(
     if product.auth_method == Product.AuthMethod.KEY:
         _set_psk(device, credentials)
     elif product.ca_certificate_id:
-        _set_uploaded_certificate(device, product, credentials)
+        _set_uploaded_certificate(device, product, credentials, issuer)
     else:
         _set_platform_certificate(device, product, credentials, authority or platform.device_ca())
     return device
@@ -349,7 +367,9 @@ def _refuse_psk(credentials: DeviceCredentials) -> None:
         raise ServiceError(PSK_ON_CERT_PRODUCT_CODE, PSK_ON_CERT_PRODUCT, PSK_FIELD)
 
 
-def _set_uploaded_certificate(device: Device, product: Product, credentials: DeviceCredentials) -> None:
+def _set_uploaded_certificate(
+    device: Device, product: Product, credentials: DeviceCredentials, issuer: cx509.Certificate | None
+) -> None:
     _refuse_psk(credentials)
     ca = product.ca_certificate
     if credentials.csr_data:
@@ -359,12 +379,12 @@ def _set_uploaded_certificate(device: Device, product: Product, credentials: Dev
     now = timezone.now()
     role = "device certificate"
     try:
-        certificate = x509.load_certificate(credentials.certificate_data)
+        certificate = credentials.loaded_certificate or x509.load_certificate(credentials.certificate_data)
         actual = x509.common_name(certificate.subject)
         expected = f"{product.product_id}{device.name}"
         if actual != expected:
             raise x509.CertificateError(WRONG_COMMON_NAME.format(expected=expected, actual=actual))
-        ca_certificate = x509.load_certificate(ca.certificate_pem.encode("ascii"))
+        ca_certificate = issuer or x509.load_certificate(ca.certificate_pem.encode("ascii"))
         # Before the signature check: cryptography cannot verify MD5 or SHA-1 signatures,
         # and "not supported" would hide the actionable reason.
         x509.check_signature_hash(certificate, role)
