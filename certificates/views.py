@@ -3,10 +3,10 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from iothub_console.errors import ServiceError
+from iothub_console.http import redirect_to_next
 
 from . import services
 from .forms import CACertificateForm, ProofOfPossessionForm
@@ -112,7 +112,4 @@ def ca_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def code_regenerate(request: HttpRequest) -> HttpResponse:
     services.regenerate_authentication_code(owner=request.user)
     messages.info(request, "A new authentication code was generated; the previous one no longer works.")
-    next_url = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return redirect(next_url)
-    return redirect("certificates:ca_add")
+    return redirect_to_next(request, "certificates:ca_add")

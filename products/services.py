@@ -72,6 +72,10 @@ WRONG_COMMON_NAME = (
     "The device certificate's Common Name must be exactly \"{expected}\" (the Product ID "
     "followed by the device name), but it is \"{actual}\"."
 )
+DEVICE_CERTIFICATE_IS_CA = (
+    "This is a CA certificate (basicConstraints CA:TRUE). A device needs its own certificate, "
+    "issued by the CA with -extensions v3_req."
+)
 CERTIFICATE_IN_USE = "This certificate is already used by another device. Each device needs its own certificate."
 PSK_NOT_BASE64 = "The PSK must be valid base64 (for example the output of: openssl rand -base64 24)."
 PSK_ON_CERT_PRODUCT = "This product authenticates devices with certificates; a PSK cannot be set."
@@ -393,6 +397,8 @@ def _set_uploaded_certificate(
         x509.check_key_strength(certificate, role)
         if not x509.allows_client_auth(certificate):
             raise x509.CertificateError(x509.NO_CLIENT_AUTH.format(role=role))
+        if x509.is_ca(certificate):
+            raise x509.CertificateError(DEVICE_CERTIFICATE_IS_CA)
     except x509.CertificateError as error:
         raise ServiceError(CERT_INVALID_CODE, error.message, DEVICE_CERTIFICATE_FIELD) from None
     device.key_origin = Device.KeyOrigin.UPLOADED_CERTIFICATE

@@ -7,11 +7,11 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from certificates.models import CACertificate
 from iothub_console.errors import ServiceError
+from iothub_console.http import redirect_to_next
 from iothub_console.templatetags.console import utc
 
 from . import bundles, services
@@ -238,10 +238,7 @@ def devices_enable(request: HttpRequest, product_id: str) -> HttpResponse:
                 messages.success(request, f"Device \"{names[0]}\" is now {state}.")
             elif changed:
                 messages.success(request, f"{changed} devices are now {state}.")
-    next_url = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return redirect(next_url)
-    return redirect("products:product_devices", product.product_id)
+    return redirect_to_next(request, "products:product_devices", product.product_id)
 
 
 @require_POST

@@ -295,3 +295,13 @@ def test_refuses_a_csr_on_a_custom_ca_product_through_the_service(product):
 
     assert refused.value.message == services.CSR_ON_CUSTOM_CA_PRODUCT.format(ca="device_root_ca")
     assert not Device.objects.exists()
+
+
+def test_refuses_a_ca_certificate_as_a_device_certificate(signed_in_client, product, ca):
+    # A sub-CA named like a device: right CN, right issuer, but not an end-entity certificate.
+    sub_ca = pki.make_ca(f"{product.product_id}dev_01", issuer=ca, key=pki.ec_key())
+
+    response = post_device(signed_in_client, product, "dev_01", "dev_01.crt", sub_ca.pem)
+
+    assert_refused(response, services.DEVICE_CERTIFICATE_IS_CA)
+    assert not Device.objects.filter(product=product).exists()
