@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import csv
 import io
+import lzma
 import secrets
 import string
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -23,6 +25,10 @@ RANDOM_NAME_ALPHABET = string.ascii_letters + string.digits
 
 TOO_MANY = "The {what} has {count:,} devices; a batch may have at most {limit:,}. Split it into several batches."
 NOT_UTF8 = "The CSV file is not UTF-8 text. Save it as CSV UTF-8 and upload it again."
+NOT_CSV = (
+    "Line {line} of the CSV file cannot be read as CSV (a field longer than 131,072 characters "
+    "or broken quoting). Put one device name per line."
+)
 NO_NAMES = "The CSV file has no device names: put one name per line (a header line DeviceName is optional)."
 NOT_A_ZIP = "The file is not a ZIP archive. Upload a .zip holding one certificate file per device."
 NO_CERTIFICATES = "The ZIP file holds no .crt, .pem or .cer files."
@@ -54,7 +60,11 @@ def read_device_names(data: bytes, limit: int = MAX_DEVICES) -> list[str]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError(NOT_UTF8) from None
-    names = [row[0].strip() for row in csv.reader(io.StringIO(text, newline="")) if row and row[0].strip()]
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        names = [row[0].strip() for row in reader if row and row[0].strip()]
+    except csv.Error:
+        raise InputError(NOT_CSV.format(line=reader.line_num)) from None
     if names and names[0].lower() in NAME_HEADERS:
         names = names[1:]
     if not names:
@@ -94,7 +104,9 @@ def read_certificate_zip(data: bytes, limit: int = MAX_DEVICES) -> list[Certific
         for info in sorted(entries, key=lambda entry: entry.filename):
             try:
                 content = archive.read(info)
-            except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError):
+            # A sound directory can still hold an entry that does not inflate: zlib and
+            # lzma raise their own errors, and a stream that ends early is an EOFError.
+            except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError, EOFError, zlib.error, lzma.LZMAError):
                 raise InputError(NOT_A_ZIP) from None
             files.append(CertificateFile(name=info.filename, data=content[: MAX_CERTIFICATE_BYTES + 1]))
         return files

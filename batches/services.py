@@ -91,7 +91,7 @@ def _certificate_row(batch: DeviceBatch, number: int, file_name: str, data: byte
     row = BatchRow(batch=batch, number=number, source_file=file_name[:255], certificate_data=data)
     # x509.load_certificate's own test, made here because the row is stored before it
     # runs: a private key zipped by mistake must not reach the database ("It was not stored").
-    if b"-----BEGIN" in data and b"PRIVATE KEY" in data:
+    if x509.holds_private_key(data):
         row.certificate_data = b""
         _fail(row, product_services.CERT_INVALID_CODE, f"{row.source_file}: {x509.PRIVATE_KEY_REFUSED}")
     return row

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,7 +24,7 @@ def ca_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "certificates/cacertificate_list.html",
-        {"ca_certificates": ca_certificates, "ca_limit": services.settings.IOTHUB_CA_LIMIT},
+        {"ca_certificates": ca_certificates, "ca_limit": settings.IOTHUB_CA_LIMIT},
     )
 
 

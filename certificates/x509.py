@@ -146,6 +146,17 @@ def load_certificate(data: bytes) -> x509.Certificate:
     return certificate
 
 
+def holds_private_key(data: bytes) -> bool:
+    """True for PEM text naming a private key or for a DER private key.
+
+    What `load_certificate` refuses as a key, for callers that must drop a key
+    before they store the upload and load it later.
+    """
+    if b"-----BEGIN" in data:
+        return b"PRIVATE KEY" in data
+    return _is_der_private_key(data)
+
+
 def _check_readable(certificate: x509.Certificate) -> None:
     """Refuse now what cryptography parses lazily and would fail on later.
 
