@@ -21,6 +21,7 @@ from pathlib import Path
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from certificates import issuance
@@ -37,30 +38,35 @@ BROKER_USER = "mosquitto"
 SERVER_CERT_RENEW_BEFORE = timedelta(days=30)
 
 
-def device_grants() -> Iterator[config.DeviceGrant]:
-    """Every enabled certificate device of a product that is not forbidden."""
+def device_grants(account: AbstractBaseUser | None = None) -> Iterator[config.DeviceGrant]:
+    """Every enabled certificate device of a product that is not forbidden (of `account`, if given)."""
+    devices = Device.objects.filter(
+        enabled=True,
+        product__forbidden=False,
+        product__auth_method=Product.AuthMethod.CERTIFICATE,
+    )
+    if account is not None:
+        devices = devices.filter(product__owner=account)
     rows = (
-        Device.objects.filter(
-            enabled=True,
-            product__forbidden=False,
-            product__auth_method=Product.AuthMethod.CERTIFICATE,
-        )
-        .order_by("product__product_id", "name")
+        devices.order_by("product__product_id", "name")
         .values_list("product__product_id", "name")
     )
     for product_id, name in rows.iterator(chunk_size=5000):
         yield config.DeviceGrant(client_id=f"{product_id}{name}", topic_prefix=f"{product_id}/{name}/")
 
 
-def trust_bundle_pem() -> str:
+def trust_bundle_pem(account: AbstractBaseUser | None = None) -> str:
     """The CAs whose device certificates the broker accepts.
 
-    Every custom CA bound to a product, the platform device CA, and the platform
-    root above it (OpenSSL needs the chain up to a self-signed anchor).
+    Every custom CA bound to a product (of `account`, if given), the platform device
+    CA, and the platform root above it (OpenSSL needs the chain up to a
+    self-signed anchor).
     """
+    products = Product.objects.filter(ca_certificate__isnull=False)
+    if account is not None:
+        products = products.filter(owner=account)
     custom = (
-        Product.objects.filter(ca_certificate__isnull=False)
-        .order_by("ca_certificate__fingerprint_sha256")
+        products.order_by("ca_certificate__fingerprint_sha256")
         .values_list("ca_certificate__certificate_pem", flat=True)
         .distinct()
     )
@@ -130,9 +136,19 @@ class WriteResult:
 
 
 def write_configuration(
-    directory: Path, *, host: str | None = None, bind_address: str | None = None, port: int | None = None
+    directory: Path,
+    *,
+    host: str | None = None,
+    bind_address: str | None = None,
+    port: int | None = None,
+    account: AbstractBaseUser | None = None,
 ) -> WriteResult:
-    """Write a complete Mosquitto configuration into `directory`; report what changed."""
+    """Write a complete Mosquitto configuration into `directory`; report what changed.
+
+    With `account`, the broker serves that account alone. Mosquitto takes a device's
+    identity from its certificate's CN whoever issued it, so on a broker shared by
+    several accounts, one account's CA could vouch for a name of another's.
+    """
     host = host or settings.IOTHUB_MQTT_HOST
     bind_address = bind_address or settings.IOTHUB_MQTT_BIND_ADDRESS
     port = port or settings.IOTHUB_MQTT_PORT
@@ -152,8 +168,8 @@ def write_configuration(
         _write(directory / config.SERVER_CERT_FILE, issuance.certificate_to_pem(certificate))
         result.changed |= {config.SERVER_KEY_FILE, config.SERVER_CERT_FILE}
     files = {
-        config.CA_FILE: trust_bundle_pem(),
-        config.ACL_FILE: config.render_acl(device_grants()),
+        config.CA_FILE: trust_bundle_pem(account),
+        config.ACL_FILE: config.render_acl(device_grants(account)),
         config.CONF_FILE: config.render_mosquitto_conf(directory, bind_address=bind_address, port=port),
     }
     for name, content in files.items():
@@ -177,9 +193,16 @@ class BrokerSupervisor:
     """
 
     def __init__(
-        self, directory: Path, *, host: str | None = None, bind_address: str | None = None, port: int | None = None
+        self,
+        directory: Path,
+        *,
+        host: str | None = None,
+        bind_address: str | None = None,
+        port: int | None = None,
+        account: AbstractBaseUser | None = None,
     ) -> None:
         self.directory = Path(directory)
+        self.account = account
         self.host = host
         self.bind_address = bind_address
         self.port = port
@@ -189,7 +212,7 @@ class BrokerSupervisor:
     def _write(self) -> WriteResult:
         self.version = current_version()
         return write_configuration(
-            self.directory, host=self.host, bind_address=self.bind_address, port=self.port
+            self.directory, host=self.host, bind_address=self.bind_address, port=self.port, account=self.account
         )
 
     def start(self) -> None:

@@ -251,3 +251,59 @@ def test_right_common_name_from_unregistered_ca_is_refused(broker, user, signed_
     impostor = connect(bundle, product, "genuine", broker.port)
     assert not impostor.connected
     assert impostor.error is not None
+
+
+def register_ec_ca(owner, name: str, common_name: str) -> tuple[pki.Issued, object]:
+    ca = pki.make_ca(common_name, key=pki.ec_key())
+    code = certificate_services.current_authentication_code(owner=owner).code
+    registered = certificate_services.register_ca_certificate(
+        owner=owner, name=name, certificate_data=ca.pem, verification_data=pki.make_verification(code, ca).pem
+    )
+    return ca, registered
+
+
+def test_an_account_scoped_broker_refuses_names_vouched_for_by_another_accounts_ca(
+    settings, user, other_user, signed_in_client
+):
+    """Mosquitto takes a device's identity from its CN, whoever issued it; a broker
+    serving one account trusts that account's CAs only."""
+    require_program(shutil.which("mosquitto") or "/usr/sbin/mosquitto", "broker tests run a real Mosquitto")
+    own_ca, own_registered = register_ec_ca(user, "own_ca", "Own CA")
+    product = product_services.create_product(
+        owner=user, name="meters", auth_method=Product.AuthMethod.CERTIFICATE, ca_certificate=own_registered
+    )
+    genuine = pki.make_leaf(f"{product.product_id}meter", own_ca, key=pki.ec_key(), extended_key_usage=pki.CLIENT_AUTH)
+    product_services.create_device(
+        product=product, name="meter", credentials=product_services.DeviceCredentials(certificate_data=genuine.pem)
+    )
+    # The other account registers its own CA for a product of its own, then mints a
+    # certificate carrying this account's Product ID and device name.
+    rogue_ca, rogue_registered = register_ec_ca(other_user, "rogue_ca", "Rogue CA")
+    product_services.create_product(
+        owner=other_user, name="decoy", auth_method=Product.AuthMethod.CERTIFICATE, ca_certificate=rogue_registered
+    )
+    forged = pki.make_leaf(f"{product.product_id}meter", rogue_ca, key=pki.ec_key(), extended_key_usage=pki.CLIENT_AUTH)
+
+    directory = Path(tempfile.mkdtemp(prefix="iothub-broker-", dir="/tmp"))
+    port = free_port()
+    settings.IOTHUB_MQTT_HOST, settings.IOTHUB_MQTT_PORT = "127.0.0.1", port
+    supervisor = BrokerSupervisor(directory, host="127.0.0.1", bind_address="127.0.0.1", port=port, account=user)
+    supervisor.start()
+    try:
+        wait_for_port(port)
+        bundle = download_bundle(signed_in_client, product, "meter")
+        (bundle / "meter_private.key").write_bytes(genuine.key_pem)
+        device = connect(bundle, product, "meter", port)
+        assert device.connected, device.error
+        device.close()
+
+        (bundle / "meter_cert.crt").write_bytes(forged.pem)
+        (bundle / "meter_private.key").write_bytes(forged.key_pem)
+        impostor = connect(bundle, product, "meter", port)
+        assert not impostor.connected
+        assert impostor.error is not None
+        trusted = (directory / "trusted-cas.pem").read_bytes()
+        assert own_ca.pem in trusted and rogue_ca.pem not in trusted
+    finally:
+        supervisor.stop()
+        shutil.rmtree(directory, ignore_errors=True)
