@@ -11,6 +11,17 @@ from django.utils import timezone
 EXPIRY_WARNING_DAYS = 30
 
 
+def expiry_status(not_after, now) -> str:
+    """The badge a certificate's end date earns: expired, expiring (within 30 days), valid, or none."""
+    if not_after is None:
+        return ""
+    if not_after <= now:
+        return "expired"
+    if not_after <= now + timedelta(days=EXPIRY_WARNING_DAYS):
+        return "expiring"
+    return "valid"
+
+
 class CACertificateQuerySet(models.QuerySet):
     def with_product_counts(self) -> "CACertificateQuerySet":
         return self.annotate(product_count=models.Count("products"))
@@ -60,12 +71,7 @@ class CACertificate(models.Model):
     @property
     def expiry_status(self) -> str:
         """`expired`, `expiring` (within 30 days) or `valid`, for the list badge."""
-        now = timezone.now()
-        if self.not_after <= now:
-            return "expired"
-        if self.not_after <= now + timedelta(days=EXPIRY_WARNING_DAYS):
-            return "expiring"
-        return "valid"
+        return expiry_status(self.not_after, timezone.now())
 
 
 def new_code() -> str:

@@ -8,6 +8,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from certificates.models import expiry_status
 from iothub_console.encryption import EncryptedTextField
 
 PRODUCT_ID_ALPHABET = string.ascii_uppercase + string.digits
@@ -172,14 +173,7 @@ class Device(models.Model):
 
     @property
     def certificate_expiry_status(self) -> str:
-        if self.certificate_not_after is None:
-            return ""
-        now = timezone.now()
-        if self.certificate_not_after <= now:
-            return "expired"
-        if (self.certificate_not_after - now).days < 30:
-            return "expiring"
-        return "valid"
+        return expiry_status(self.certificate_not_after, timezone.now())
 
 
 class PlatformCA(models.Model):

@@ -18,7 +18,7 @@ from cryptography import x509 as cx509
 
 from certificates import issuance, x509
 from certificates import services as certificate_services
-from certificates.models import CACertificate
+from certificates.models import CACertificate, expiry_status
 from accounts.locking import lock_account
 from broker.state import mark_access_changed
 from iothub_console.errors import ServiceError
@@ -204,15 +204,6 @@ class DevicePage:
 
 SEARCH_COUNT_LIMIT = 1000
 DEVICE_LIST_FIELDS = ("id", "name", "enabled", "activated_at", "online", "certificate_not_after", "created")
-EXPIRY_WARNING_DAYS = 30
-
-
-def _expiry_status(not_after, now) -> str:
-    if not_after is None:
-        return ""
-    if not_after <= now:
-        return "expired"
-    return "expiring" if (not_after - now).days < EXPIRY_WARNING_DAYS else "valid"
 
 
 def _id_key(value: str | None) -> str | None:
@@ -254,7 +245,7 @@ def device_page(
         more_after, rows, more_before = len(rows) > size, rows[:size], after is not None
     now = timezone.now()
     for device in rows:
-        device["expiry_status"] = _expiry_status(device["certificate_not_after"], now)
+        device["expiry_status"] = expiry_status(device["certificate_not_after"], now)
     return DevicePage(
         devices=rows,
         total=total,
