@@ -191,7 +191,7 @@ def create_product(owner, params):
     ca_name = properties.get("PrivateCAName", "")
     ca = None
     if auth_method == Product.AuthMethod.CERTIFICATE and ca_name:
-        ca = product_services.find_ca_by_name(owner=owner, name=ca_name)
+        ca = certificate_services.get_ca_certificate_by_name(owner=owner, name=ca_name)
     product = product_services.create_product(
         owner=owner,
         name=params["ProductName"],

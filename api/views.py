@@ -55,10 +55,7 @@ def api(request: HttpRequest) -> JsonResponse:
         _read_body(request)
         key = authenticate(request)
         response = dispatch(key, action_name, request.META.get("HTTP_X_TC_VERSION", ""), request.body)
-    except ApiError as error:
-        logger.info("API %s refused: %s", action_name, error.code)
-        return _error(error.code, error.message, request_id)
-    except ServiceError as error:
+    except (ApiError, ServiceError) as error:
         logger.info("API %s refused: %s", action_name, error.code)
         return _error(error.code, error.message, request_id)
     response["RequestId"] = request_id

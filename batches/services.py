@@ -243,17 +243,16 @@ def _refuse_conflicts(product: Product, prepared: list[tuple[BatchRow, Device]])
         Device.objects.filter(certificate_fingerprint__in=fingerprints).values_list("certificate_fingerprint", flat=True)
     )
     accepted = []
+    accepted_names: set[str] = set()  # to tell a repeat within the batch from a name already in use
     for row, device in prepared:
         if device.name in taken_names:
-            message = product_services.DEVICE_NAME_TAKEN.format(name=device.name)
-            if any(other.device_name == device.name and other.result == BatchRow.Result.CREATED for other, _ in accepted):
-                message = DUPLICATE_IN_BATCH.format(name=device.name)
-            _fail(row, product_services.DEVICE_EXISTS_CODE, message)
+            template = DUPLICATE_IN_BATCH if device.name in accepted_names else product_services.DEVICE_NAME_TAKEN
+            _fail(row, product_services.DEVICE_EXISTS_CODE, template.format(name=device.name))
         elif device.certificate_fingerprint and device.certificate_fingerprint in taken_fingerprints:
             _fail(row, product_services.CERT_INVALID_CODE, product_services.CERTIFICATE_IN_USE)
         else:
-            row.result = BatchRow.Result.CREATED  # provisional; the caller saves it with the device
             accepted.append((row, device))
+            accepted_names.add(device.name)
             taken_names.add(device.name)
             if device.certificate_fingerprint:
                 taken_fingerprints.add(device.certificate_fingerprint)

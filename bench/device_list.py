@@ -156,7 +156,7 @@ def measure(client: Client, product: Product, count: int, requests: int) -> List
     client.handler = timed
     try:
         queries = {label: _query_count(client, product, url, names) for label, (url, names) in urls.items()}
-        for label, (url, names) in urls.items():
+        for url, names in urls.values():
             for _ in range(WARM_UP_REQUESTS):
                 _get(client, product, url, names)
         times: dict[str, list[float]] = {label: [] for label in urls}

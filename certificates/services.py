@@ -179,7 +179,7 @@ def get_ca_certificate_by_name(*, owner: AbstractBaseUser, name: str) -> CACerti
     try:
         return CACertificate.objects.get(owner=owner, name=name)
     except CACertificate.DoesNotExist:
-        raise ServiceError(CA_NOT_EXIST_CODE, CA_NOT_FOUND.format(name=name)) from None
+        raise ServiceError(CA_NOT_EXIST_CODE, CA_NOT_FOUND.format(name=name), CA_FIELD) from None
 
 
 def _load_ca(data: bytes, now: datetime) -> tuple[cx509.Certificate, x509.CertificateInfo]:
@@ -227,7 +227,8 @@ def _consume_code_proven_by(
         if code.is_expired(now):
             date = code.expires_at.strftime("%Y-%m-%d %H:%M UTC")
             raise ServiceError(CA_NOT_MATCH_CODE, CODE_EXPIRED.format(date=date), VERIFICATION_FIELD)
-    expected = code.code if code is not None else _current_code_value(owner, now)
+    # No code of this account has that CN: verification fails on the name, which says so.
+    expected = code.code if code is not None else ""
     try:
         x509.verify_proof_of_possession(ca, verification, expected, now)
     except x509.CertificateError as error:
@@ -235,15 +236,6 @@ def _consume_code_proven_by(
     assert code is not None  # the CN matched, so it is one of the account's codes
     code.used_at = now
     code.save(update_fields=["used_at"])
-
-
-def _current_code_value(owner: AbstractBaseUser, now: datetime) -> str:
-    latest = (
-        AuthenticationCode.objects.filter(owner=owner, used_at=None, retired_at=None)
-        .order_by("-created", "-id")
-        .first()
-    )
-    return latest.code if latest is not None and latest.is_current(now) else ""
 
 
 def _stored_fields(info: x509.CertificateInfo) -> dict:

@@ -107,13 +107,6 @@ def validate_product_name(name: str) -> None:
         raise ServiceError(INVALID_VALUE_CODE, INVALID_PRODUCT_NAME, PRODUCT_NAME_FIELD)
 
 
-def find_ca_by_name(*, owner: AbstractBaseUser, name: str) -> CACertificate:
-    try:
-        return CACertificate.objects.get(owner=owner, name=name)
-    except CACertificate.DoesNotExist:
-        raise ServiceError(CA_NOT_EXIST_CODE, CA_NOT_FOUND.format(name=name), CA_FIELD) from None
-
-
 def create_product(
     *,
     owner: AbstractBaseUser,
@@ -197,9 +190,7 @@ class DevicePage:
     total: int
     total_is_lower_bound: bool
     next_after: str | None
-    previous_before: str | None
-    is_first: bool
-    is_last: bool
+    previous_before: str | None  # None on the first page, as next_after is on the last
 
 
 SEARCH_COUNT_LIMIT = 1000
@@ -252,8 +243,6 @@ def device_page(
         total_is_lower_bound=lower_bound,
         next_after=str(rows[-1][key]) if rows and more_after else None,
         previous_before=str(rows[0][key]) if rows and more_before else None,
-        is_first=not more_before,
-        is_last=not more_after,
     )
 
 

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from certificates import services as certificate_services
 from certificates.models import CACertificate
 from iothub_console.errors import ServiceError
 from iothub_console.http import redirect_to_next
@@ -62,7 +63,7 @@ def product_create(request: HttpRequest) -> HttpResponse:
         ca = None
         try:
             if data["auth_method"] == Product.AuthMethod.CERTIFICATE and data["ca_certificate"] != PLATFORM_CA_CHOICE:
-                ca = services.find_ca_by_name(owner=request.user, name=data["ca_certificate"])
+                ca = certificate_services.get_ca_certificate_by_name(owner=request.user, name=data["ca_certificate"])
             product = services.create_product(
                 owner=request.user,
                 name=data["name"],

@@ -17,6 +17,7 @@ from products.forms import PLATFORM_CA_CHOICE
 from products.models import Device, Product
 
 from . import pki
+from .certificate_console import assert_field_error  # noqa: F401  (shared by the product tests)
 
 CREATE_URL = "/products/create/"
 LIST_URL = "/products/"
@@ -101,23 +102,6 @@ def device_url(device: Device, action: str = "device_detail") -> str:
 def text(response: HttpResponse) -> str:
     """The page's HTML with runs of whitespace made single spaces, as a reader sees it."""
     return re.sub(r"\s+", " ", response.content.decode())
-
-
-def assert_field_error(response: HttpResponse, field: str | None, message: str) -> None:
-    """The form came back (200) with exactly `message` on `field` (None: the alert above the form)."""
-    assert response.status_code == 200
-    form = response.context["form"]
-    content = response.content.decode()
-    if field is None:
-        assert form.non_field_errors() == [message]
-        alert = content.split('<div class="alert alert-danger py-2" role="alert">', 1)[1]
-        assert escape(message) in alert.split("</div>\n</div>", 1)[0]
-    else:
-        assert form.errors[field] == [message]
-        # crispy puts a field's error beside it, in its invalid-feedback element
-        assert re.search(
-            rf'id="error_1_id_{field}"[^>]*>\s*<strong>{re.escape(escape(message))}</strong>', content
-        ), f"the page does not show the error beside {field}"
 
 
 def assert_message(response: HttpResponse, message: str, level: str = "danger") -> None:

@@ -3,9 +3,9 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
+from broker.management.options import account_named, add_listener_arguments
 from broker.services import BrokerSupervisor
 
 
@@ -17,17 +17,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--dir", dest="directory", type=Path, default=settings.IOTHUB_BROKER_DIR)
-        parser.add_argument("--port", type=int, default=settings.IOTHUB_MQTT_PORT)
-        parser.add_argument("--bind", default=settings.IOTHUB_MQTT_BIND_ADDRESS)
-        parser.add_argument("--host", default=settings.IOTHUB_MQTT_HOST)
-        parser.add_argument(
-            "--account",
-            help="serve only this account's devices and CAs (recommended when several accounts use the console)",
-        )
+        add_listener_arguments(parser)
         parser.add_argument("--interval", type=float, default=1.0, help="seconds between checks for changes")
 
     def handle(self, *args, directory: Path, port: int, bind: str, host: str, account: str | None, interval: float, **options) -> None:
-        supervisor = BrokerSupervisor(directory, host=host, bind_address=bind, port=port, account=_account(account))
+        supervisor = BrokerSupervisor(directory, host=host, bind_address=bind, port=port, account=account_named(account))
         stopping = False
 
         def stop(signum, frame) -> None:
@@ -48,11 +42,3 @@ class Command(BaseCommand):
         finally:
             supervisor.stop()
 
-
-def _account(username: str | None):
-    if username is None:
-        return None
-    try:
-        return get_user_model().objects.get(username=username)
-    except get_user_model().DoesNotExist:
-        raise CommandError(f"There is no account named {username!r}.") from None
