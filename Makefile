@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench broker migrate system-packages clean
+.PHONY: run test lint bench broker migrate system-packages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,9 +38,14 @@ system-packages:
 
 ## Run the whole test suite (browser, broker and OpenSSL tests included), on SQLite
 ## and then on a throwaway PostgreSQL cluster.
-test: $(VENV)/.dev-installed system-packages
+test: lint system-packages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	./scripts/with-postgres $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Static checks: ruff (lint and format) and mypy with django-stubs, configured in pyproject.toml.
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 ## Measure batch issuance, the device list at 100,000 devices, certificate uploads and a batch's
 ## memory on a throwaway SQLite database; prints each figure beside its target (3 to 5 minutes).

@@ -95,7 +95,12 @@ def _owned_product(owner: AbstractBaseUser, product_id: str) -> Product:
 # Private CAs -----------------------------------------------------------------
 
 
-@action("CreatePrivateCA", CertName=Param("str", True), CertText=Param("str", True), VerifyCertText=Param("str", True))
+@action(
+    "CreatePrivateCA",
+    CertName=Param("str", True),
+    CertText=Param("str", True),
+    VerifyCertText=Param("str", True),
+)
 def create_private_ca(owner, params):
     certificate_services.register_ca_certificate(
         owner=owner,
@@ -106,7 +111,12 @@ def create_private_ca(owner, params):
     return {}
 
 
-@action("UpdatePrivateCA", CertName=Param("str", True), CertText=Param("str", True), VerifyCertText=Param("str", True))
+@action(
+    "UpdatePrivateCA",
+    CertName=Param("str", True),
+    CertText=Param("str", True),
+    VerifyCertText=Param("str", True),
+)
 def update_private_ca(owner, params):
     certificate_services.update_ca_certificate(
         ca_certificate=_owned_ca(owner, params["CertName"]),
@@ -129,7 +139,9 @@ def describe_private_ca(owner, params):
 
 @action("DescribePrivateCAs")
 def describe_private_cas(owner, params):
-    return {"CAs": [_ca_info(ca) for ca in CACertificate.objects.filter(owner=owner).order_by("created", "id")]}
+    return {
+        "CAs": [_ca_info(ca) for ca in CACertificate.objects.filter(owner=owner).order_by("created", "id")]
+    }
 
 
 @action(
@@ -229,7 +241,9 @@ def delete_product(owner, params):
     return {}
 
 
-@action("SetProductsForbiddenStatus", ProductId=Param("str_list", True), Status=Param("int", True, choices=(0, 1)))
+@action(
+    "SetProductsForbiddenStatus", ProductId=Param("str_list", True), Status=Param("int", True, choices=(0, 1))
+)
 def set_products_forbidden_status(owner, params):
     if not params["ProductId"]:
         raise ApiError("MissingParameter", "The parameter ProductId must name at least one product.")
@@ -327,7 +341,9 @@ def describe_devices(owner, params):
 @action("DeleteDevice", ProductId=Param("str", True), DeviceName=Param("str", True))
 def delete_device(owner, params):
     product = _owned_product(owner, params["ProductId"])
-    product_services.delete_device(device=product_services.get_device(product=product, name=params["DeviceName"]))
+    product_services.delete_device(
+        device=product_services.get_device(product=product, name=params["DeviceName"])
+    )
     return {}
 
 
@@ -345,7 +361,9 @@ def update_devices_enable_state(owner, params):
     known = set(Device.objects.filter(product=product, name__in=names).values_list("name", flat=True))
     missing = [name for name in names if name not in known]
     if missing:
-        raise ApiError(product_services.DEVICE_NOT_EXIST_CODE, product_services.DEVICE_NOT_FOUND.format(name=missing[0]))
+        raise ApiError(
+            product_services.DEVICE_NOT_EXIST_CODE, product_services.DEVICE_NOT_FOUND.format(name=missing[0])
+        )
     product_services.set_devices_enabled(product=product, names=names, enabled=params["Status"] == 1)
     return {}
 

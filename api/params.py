@@ -39,10 +39,14 @@ _KIND_WORDS = {
 def validate(params: Any, spec: dict[str, Param], prefix: str = "") -> dict[str, Any]:
     """The parameters, checked; absent optional ones are left out."""
     if not isinstance(params, dict):
-        raise ApiError("InvalidParameter", f"The parameter {prefix.rstrip('.') or 'body'} must be a JSON object.")
+        raise ApiError(
+            "InvalidParameter", f"The parameter {prefix.rstrip('.') or 'body'} must be a JSON object."
+        )
     for name in params:
         if name not in spec:
-            raise ApiError("UnknownParameter", f"The parameter {prefix}{name} is not recognised by this action.")
+            raise ApiError(
+                "UnknownParameter", f"The parameter {prefix}{name} is not recognised by this action."
+            )
     checked: dict[str, Any] = {}
     for name, rule in spec.items():
         full_name = f"{prefix}{name}"
@@ -66,15 +70,19 @@ def _check(value: Any, rule: Param, name: str) -> Any:
         return validate(value, rule.fields, prefix=f"{name}.")
     if rule.kind == "object_list":
         return [validate(item, rule.fields, prefix=f"{name}.{index}.") for index, item in enumerate(value)]
-    if rule.kind == "int":
-        if rule.minimum is not None and value < rule.minimum or rule.maximum is not None and value > rule.maximum:
-            raise ApiError(
-                "InvalidParameterValue",
-                f"The parameter {name} must be between {rule.minimum} and {rule.maximum}, not {value}.",
-            )
+    if rule.kind == "int" and (
+        (rule.minimum is not None and value < rule.minimum)
+        or (rule.maximum is not None and value > rule.maximum)
+    ):
+        raise ApiError(
+            "InvalidParameterValue",
+            f"The parameter {name} must be between {rule.minimum} and {rule.maximum}, not {value}.",
+        )
     if rule.choices is not None and value not in rule.choices:
         allowed = ", ".join(repr(choice) for choice in rule.choices)
-        raise ApiError("InvalidParameterValue", f"The parameter {name} must be one of {allowed}, not {value!r}.")
+        raise ApiError(
+            "InvalidParameterValue", f"The parameter {name} must be one of {allowed}, not {value!r}."
+        )
     return value
 
 

@@ -51,9 +51,17 @@ def parse_authorization(header: str) -> Authorization:
 
 
 def canonical_request(
-    *, method: str, path: str, query: str, headers: dict[str, str], signed_headers: tuple[str, ...], payload_hash: str
+    *,
+    method: str,
+    path: str,
+    query: str,
+    headers: dict[str, str],
+    signed_headers: tuple[str, ...],
+    payload_hash: str,
 ) -> str:
-    canonical_headers = "".join(f"{name}:{headers.get(name, '').strip().lower()}\n" for name in signed_headers)
+    canonical_headers = "".join(
+        f"{name}:{headers.get(name, '').strip().lower()}\n" for name in signed_headers
+    )
     return "\n".join([method, path, query, canonical_headers, ";".join(signed_headers), payload_hash])
 
 

@@ -65,7 +65,7 @@ def api(request: HttpRequest) -> JsonResponse:
 def _read_body(request: HttpRequest) -> None:
     """Read the body once, so that one over Django's size limit is an API error, not an HTML 400."""
     try:
-        request.body
+        _ = request.body
     except RequestDataTooBig:
         raise ApiError(
             "RequestSizeLimitExceeded",
@@ -82,7 +82,9 @@ def authenticate(request: HttpRequest) -> APIKey:
     """The API key whose SecretKey made this request's TC3-HMAC-SHA256 signature."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if not header:
-        raise ApiError("AuthFailure.SignatureFailure", "The request is not signed: the Authorization header is missing.")
+        raise ApiError(
+            "AuthFailure.SignatureFailure", "The request is not signed: the Authorization header is missing."
+        )
     try:
         authorization = tc3.parse_authorization(header)
     except tc3.MalformedAuthorization as error:
@@ -91,7 +93,9 @@ def authenticate(request: HttpRequest) -> APIKey:
     # ASCII digits only, and few of them: str.isdigit() also accepts "²", which int()
     # refuses, and int() refuses numbers longer than 4,300 digits.
     if not TIMESTAMP_PATTERN.fullmatch(timestamp):
-        raise ApiError("AuthFailure.InvalidAuthorization", "The X-TC-Timestamp header must be a Unix time in seconds.")
+        raise ApiError(
+            "AuthFailure.InvalidAuthorization", "The X-TC-Timestamp header must be a Unix time in seconds."
+        )
     if abs(time.time() - int(timestamp)) > MAX_CLOCK_SKEW_SECONDS:
         raise ApiError(
             "AuthFailure.SignatureExpire",
@@ -112,7 +116,9 @@ def authenticate(request: HttpRequest) -> APIKey:
             "AuthFailure.SignatureFailure",
             f"The credential scope must be <SecretId>/{expected_date}/{SERVICE}/tc3_request.",
         )
-    if not hmac.compare_digest(authorization.signature, _expected_signature(request, authorization, key, timestamp)):
+    if not hmac.compare_digest(
+        authorization.signature, _expected_signature(request, authorization, key, timestamp)
+    ):
         raise ApiError(
             "AuthFailure.SignatureFailure",
             "The signature does not match: the SecretKey is wrong or the request was changed after signing.",
@@ -121,7 +127,9 @@ def authenticate(request: HttpRequest) -> APIKey:
     return key
 
 
-def _expected_signature(request: HttpRequest, authorization: tc3.Authorization, key: APIKey, timestamp: str) -> str:
+def _expected_signature(
+    request: HttpRequest, authorization: tc3.Authorization, key: APIKey, timestamp: str
+) -> str:
     headers = {name.lower(): value for name, value in request.headers.items()}
     unsigned = request.META.get("HTTP_X_TC_CONTENT_SHA256", "") == tc3.UNSIGNED_PAYLOAD
     canonical = tc3.canonical_request(
@@ -144,11 +152,14 @@ def _expected_signature(request: HttpRequest, authorization: tc3.Authorization, 
 def dispatch(key: APIKey, action_name: str, version: str, body: bytes) -> dict:
     if version != API_VERSION:
         raise ApiError(
-            "NoSuchVersion", f"The API version {version!r} does not exist; this service answers {API_VERSION}."
+            "NoSuchVersion",
+            f"The API version {version!r} does not exist; this service answers {API_VERSION}.",
         )
     action = ACTIONS.get(action_name)
     if action is None:
-        raise ApiError("InvalidAction", f"The action {action_name!r} does not exist in IoT Hub API {API_VERSION}.")
+        raise ApiError(
+            "InvalidAction", f"The action {action_name!r} does not exist in IoT Hub API {API_VERSION}."
+        )
     try:
         params = json.loads(body or b"{}")
     except (ValueError, RecursionError):

@@ -23,7 +23,9 @@ NAME_HEADERS = {"devicename", "device_name", "device name", "name"}
 RANDOM_NAME_LENGTH = 18
 RANDOM_NAME_ALPHABET = string.ascii_letters + string.digits
 
-TOO_MANY = "The {what} has {count:,} devices; a batch may have at most {limit:,}. Split it into several batches."
+TOO_MANY = (
+    "The {what} has {count:,} devices; a batch may have at most {limit:,}. Split it into several batches."
+)
 NOT_UTF8 = "The CSV file is not UTF-8 text. Save it as CSV UTF-8 and upload it again."
 NOT_CSV = (
     "Line {line} of the CSV file cannot be read as CSV (a field longer than 131,072 characters "
@@ -32,9 +34,11 @@ NOT_CSV = (
 NO_NAMES = "The CSV file has no device names: put one name per line (a header line DeviceName is optional)."
 NOT_A_ZIP = "The file is not a ZIP archive. Upload a .zip holding one certificate file per device."
 NO_CERTIFICATES = "The ZIP file holds no .crt, .pem or .cer files."
-ENTRY_TOO_LARGE = "\"{name}\" in the ZIP file is {size:,} bytes; certificate files may be at most 64 KiB."
+ENTRY_TOO_LARGE = '"{name}" in the ZIP file is {size:,} bytes; certificate files may be at most 64 KiB.'
 QUANTITY_OUT_OF_RANGE = "Choose between 1 and {limit:,} devices."
-PREFIX_TOO_LONG = "With {count:,} devices the prefix may be at most {room} characters, so that names fit in 48."
+PREFIX_TOO_LONG = (
+    "With {count:,} devices the prefix may be at most {room} characters, so that names fit in 48."
+)
 
 
 class InputError(ValueError):
@@ -106,7 +110,15 @@ def read_certificate_zip(data: bytes, limit: int = MAX_DEVICES) -> list[Certific
                 content = archive.read(info)
             # A sound directory can still hold an entry that does not inflate: zlib and
             # lzma raise their own errors, and a stream that ends early is an EOFError.
-            except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError, EOFError, zlib.error, lzma.LZMAError):
+            except (
+                zipfile.BadZipFile,
+                OSError,
+                NotImplementedError,
+                RuntimeError,
+                EOFError,
+                zlib.error,
+                lzma.LZMAError,
+            ):
                 raise InputError(NOT_A_ZIP) from None
             files.append(CertificateFile(name=info.filename, data=content[: MAX_CERTIFICATE_BYTES + 1]))
         return files

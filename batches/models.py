@@ -22,7 +22,9 @@ class DeviceBatch(models.Model):
         SUCCEEDED = "succeeded", "Finished"
         FAILED = "failed", "Failed"
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="device_batches")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="device_batches"
+    )
     product = models.ForeignKey("products.Product", on_delete=models.CASCADE, related_name="batches")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     source_name = models.CharField(max_length=255, blank=True)
@@ -83,11 +85,15 @@ class BatchRow(models.Model):
     result = models.CharField(max_length=8, choices=Result.choices, default=Result.PENDING)
     error_code = models.CharField(max_length=64, blank=True)
     message = models.TextField(blank=True)
-    device = models.ForeignKey("products.Device", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    device = models.ForeignKey(
+        "products.Device", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["batch", "number"]
-        constraints = [models.UniqueConstraint(fields=["batch", "number"], name="unique_row_number_per_batch")]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "number"], name="unique_row_number_per_batch")
+        ]
 
     def __str__(self) -> str:
         return f"{self.batch_id}#{self.number} {self.device_name}"

@@ -15,6 +15,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterable
 
+from cryptography import x509 as cx509
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import F
@@ -22,8 +23,6 @@ from django.utils import timezone
 
 from accounts.locking import lock_account
 from broker.state import mark_access_changed
-from cryptography import x509 as cx509
-
 from certificates import x509
 from iothub_console.errors import ServiceError
 from products import bundles, platform
@@ -44,12 +43,14 @@ CERTIFICATES_NEED_CUSTOM_CA = (
     "{what}: auto-generate them or upload a CSV of names instead."
 )
 NAMES_NEED_ISSUER = (
-    "This product's devices need certificates issued by \"{ca}\": upload a ZIP of those certificates "
+    'This product\'s devices need certificates issued by "{ca}": upload a ZIP of those certificates '
     "(each certificate's Common Name is the Product ID followed by the device name)."
 )
-DUPLICATE_IN_BATCH = "The device name \"{name}\" appears more than once in this batch; only its first row is used."
+DUPLICATE_IN_BATCH = (
+    'The device name "{name}" appears more than once in this batch; only its first row is used.'
+)
 CERTIFICATE_FOR_OTHER_PRODUCT = (
-    "The certificate's Common Name \"{common_name}\" does not start with the Product ID {product_id}, "
+    'The certificate\'s Common Name "{common_name}" does not start with the Product ID {product_id}, '
     "so it does not name a device of this product."
 )
 BATCH_FAILED = "The batch stopped at an unexpected error ({error}); the devices created before it are kept."
@@ -68,17 +69,23 @@ def start_batch(
     _check_kind_fits_product(kind, product)
     if product.forbidden:
         raise ServiceError(
-            product_services.PRODUCT_FORBIDDEN_CODE, product_services.PRODUCT_IS_FORBIDDEN.format(name=product.name)
+            product_services.PRODUCT_FORBIDDEN_CODE,
+            product_services.PRODUCT_IS_FORBIDDEN.format(name=product.name),
         )
     with transaction.atomic():
-        batch = DeviceBatch.objects.create(owner=owner, product=product, kind=kind, source_name=source_name[:255])
+        batch = DeviceBatch.objects.create(
+            owner=owner, product=product, kind=kind, source_name=source_name[:255]
+        )
         if kind == DeviceBatch.Kind.CERTIFICATES:
             rows = [
                 _certificate_row(batch, number, file_name, data)
                 for number, (file_name, data) in enumerate(certificates, start=1)
             ]
         else:
-            rows = [BatchRow(batch=batch, number=number, device_name=name[:255]) for number, name in enumerate(names, start=1)]
+            rows = [
+                BatchRow(batch=batch, number=number, device_name=name[:255])
+                for number, name in enumerate(names, start=1)
+            ]
         BatchRow.objects.bulk_create(rows, batch_size=ROW_INSERT_BATCH)
         batch.total = len(rows)
         batch.processed = batch.failed = sum(1 for row in rows if row.result == BatchRow.Result.FAILED)
@@ -105,7 +112,9 @@ def _check_kind_fits_product(kind: str, product: Product) -> None:
         )
     if kind != DeviceBatch.Kind.CERTIFICATES and product.ca_certificate_id:
         raise ServiceError(
-            product_services.WRONG_AUTH_TYPE_CODE, NAMES_NEED_ISSUER.format(ca=product.ca_certificate.name), "method"
+            product_services.WRONG_AUTH_TYPE_CODE,
+            NAMES_NEED_ISSUER.format(ca=product.ca_certificate.name),
+            "method",
         )
 
 
@@ -145,7 +154,9 @@ def run_batch(batch_id: int) -> None:
             finished_at=timezone.now(),
         )
         return
-    DeviceBatch.objects.filter(pk=batch.pk).update(status=DeviceBatch.Status.SUCCEEDED, finished_at=timezone.now())
+    DeviceBatch.objects.filter(pk=batch.pk).update(
+        status=DeviceBatch.Status.SUCCEEDED, finished_at=timezone.now()
+    )
 
 
 def _process_chunk(
@@ -198,12 +209,20 @@ def _save_results(rows: list[BatchRow]) -> None:
     quote = connection.ops.quote_name
     columns = ("device_name", "result", "error_code", "message", "device_id", "certificate_data")
     assignments = ", ".join(f"{quote(column)} = %s" for column in columns)
-    statement = f"UPDATE {quote(BatchRow._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s"
+    statement = f"UPDATE {quote(BatchRow._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s"  # noqa: S608  (quoted names, values bound)
     with connection.cursor() as cursor:
         cursor.executemany(
             statement,
             [
-                (row.device_name, row.result, row.error_code, row.message, row.device_id, bytes(row.certificate_data), row.pk)
+                (
+                    row.device_name,
+                    row.result,
+                    row.error_code,
+                    row.message,
+                    row.device_id,
+                    bytes(row.certificate_data),
+                    row.pk,
+                )
                 for row in rows
             ],
         )
@@ -219,7 +238,9 @@ def _device_name_and_credentials(
     try:
         certificate = x509.load_certificate(data)
     except x509.CertificateError as error:
-        raise ServiceError(product_services.CERT_INVALID_CODE, f"{row.source_file}: {error.message}") from None
+        raise ServiceError(
+            product_services.CERT_INVALID_CODE, f"{row.source_file}: {error.message}"
+        ) from None
     common_name = x509.common_name(certificate.subject)
     if not common_name.startswith(product.product_id) or len(common_name) == len(product.product_id):
         raise ServiceError(
@@ -227,26 +248,40 @@ def _device_name_and_credentials(
             CERTIFICATE_FOR_OTHER_PRODUCT.format(common_name=common_name, product_id=product.product_id),
         )
     row.device_name = common_name[len(product.product_id) :][:255]
-    return row.device_name, product_services.DeviceCredentials(certificate_data=data, loaded_certificate=certificate)
+    return row.device_name, product_services.DeviceCredentials(
+        certificate_data=data, loaded_certificate=certificate
+    )
 
 
-def _refuse_conflicts(product: Product, prepared: list[tuple[BatchRow, Device]]) -> list[tuple[BatchRow, Device]]:
+def _refuse_conflicts(
+    product: Product, prepared: list[tuple[BatchRow, Device]]
+) -> list[tuple[BatchRow, Device]]:
     """Drop rows whose name or certificate is already taken, in the product or earlier in the batch."""
     if product.forbidden:
         for row, _ in prepared:
-            _fail(row, product_services.PRODUCT_FORBIDDEN_CODE, product_services.PRODUCT_IS_FORBIDDEN.format(name=product.name))
+            _fail(
+                row,
+                product_services.PRODUCT_FORBIDDEN_CODE,
+                product_services.PRODUCT_IS_FORBIDDEN.format(name=product.name),
+            )
         return []
     names = [device.name for _, device in prepared]
     taken_names = set(Device.objects.filter(product=product, name__in=names).values_list("name", flat=True))
-    fingerprints = [device.certificate_fingerprint for _, device in prepared if device.certificate_fingerprint]
+    fingerprints = [
+        device.certificate_fingerprint for _, device in prepared if device.certificate_fingerprint
+    ]
     taken_fingerprints = set(
-        Device.objects.filter(certificate_fingerprint__in=fingerprints).values_list("certificate_fingerprint", flat=True)
+        Device.objects.filter(certificate_fingerprint__in=fingerprints).values_list(
+            "certificate_fingerprint", flat=True
+        )
     )
     accepted = []
     accepted_names: set[str] = set()  # to tell a repeat within the batch from a name already in use
     for row, device in prepared:
         if device.name in taken_names:
-            template = DUPLICATE_IN_BATCH if device.name in accepted_names else product_services.DEVICE_NAME_TAKEN
+            template = (
+                DUPLICATE_IN_BATCH if device.name in accepted_names else product_services.DEVICE_NAME_TAKEN
+            )
             _fail(row, product_services.DEVICE_EXISTS_CODE, template.format(name=device.name))
         elif device.certificate_fingerprint and device.certificate_fingerprint in taken_fingerprints:
             _fail(row, product_services.CERT_INVALID_CODE, product_services.CERTIFICATE_IN_USE)
@@ -286,7 +321,7 @@ def results_archive(*, batch: DeviceBatch) -> tempfile.SpooledTemporaryFile:
     Generated private keys go in once: the first download takes them, as the
     single-device download does, and later downloads have certificates only.
     """
-    spool = tempfile.SpooledTemporaryFile(max_size=RESULTS_SPOOL_BYTES)
+    spool = tempfile.SpooledTemporaryFile(max_size=RESULTS_SPOOL_BYTES)  # noqa: SIM115  (returned open to the view)
     product = batch.product
     with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("results.csv", _results_csv(batch))

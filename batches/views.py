@@ -36,13 +36,19 @@ def batch_create(request: HttpRequest, product_id: str) -> HttpResponse:
         else:
             messages.success(request, f"Batch of {batch.total:,} devices queued.")
             return redirect(batch)
-    return render(request, "batches/devicebatch_create.html", {"form": form, "product": product, "tab": "batches"})
+    return render(
+        request, "batches/devicebatch_create.html", {"form": form, "product": product, "tab": "batches"}
+    )
 
 
 def batch_list(request: HttpRequest, product_id: str) -> HttpResponse:
     product = get_product(request, product_id)
-    page = Paginator(DeviceBatch.objects.filter(product=product, owner=request.user), 20).get_page(request.GET.get("page"))
-    return render(request, "batches/devicebatch_list.html", {"product": product, "page": page, "tab": "batches"})
+    page = Paginator(DeviceBatch.objects.filter(product=product, owner=request.user), 20).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request, "batches/devicebatch_list.html", {"product": product, "page": page, "tab": "batches"}
+    )
 
 
 def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -51,7 +57,12 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "batches/devicebatch_detail.html",
-        {"batch": batch, "product": batch.product, "progress": services.progress(batch), "failed_rows": failed_rows},
+        {
+            "batch": batch,
+            "product": batch.product,
+            "progress": services.progress(batch),
+            "failed_rows": failed_rows,
+        },
     )
 
 
@@ -66,7 +77,10 @@ def batch_results(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(batch)
     archive = services.results_archive(batch=batch)
     response = FileResponse(
-        archive, as_attachment=True, filename=f"{batch.product.product_id}_batch_{batch.pk}.zip", content_type="application/zip"
+        archive,
+        as_attachment=True,
+        filename=f"{batch.product.product_id}_batch_{batch.pk}.zip",
+        content_type="application/zip",
     )
     response["Cache-Control"] = "no-store"
     return response

@@ -24,7 +24,9 @@ from .scales import FULL, QUICK
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--quick", action="store_true", help="smaller counts and fewer repetitions: a smoke run of under a minute"
+        "--quick",
+        action="store_true",
+        help="smaller counts and fewer repetitions: a smoke run of under a minute",
     )
     scale = QUICK if parser.parse_args(argv).quick else FULL
     with tempfile.TemporaryDirectory(prefix="iothub-bench-") as directory:

@@ -68,7 +68,11 @@ def device_certificates(own_ca: fixtures.OwnCA, count: int) -> list[tuple[str, b
 def _timed_batch(owner: AbstractBaseUser, own_ca: fixtures.OwnCA, files: list[tuple[str, bytes]]) -> float:
     product = own_ca.product
     batch = start_batch(
-        owner=owner, product=product, kind=DeviceBatch.Kind.CERTIFICATES, certificates=files, source_name="devices.zip"
+        owner=owner,
+        product=product,
+        kind=DeviceBatch.Kind.CERTIFICATES,
+        certificates=files,
+        source_name="devices.zip",
     )
     elapsed = seconds(lambda: run_batch(batch.pk))
     batch.refresh_from_db()

@@ -93,7 +93,11 @@ def _real_pem_lengths() -> tuple[int, int]:
     authority = platform.device_ca()
     key = issuance.generate_private_key(Product.KeyAlgorithm.EC_P256)
     certificate = issuance.issue_client_certificate(
-        "ABCDEFGHIJsensor-000000", key.public_key(), authority.certificate, authority.private_key, datetime.now(UTC)
+        "ABCDEFGHIJsensor-000000",
+        key.public_key(),
+        authority.certificate,
+        authority.private_key,
+        datetime.now(UTC),
     )
     return len(base64.b64decode("".join(issuance.certificate_to_pem(certificate).splitlines()[1:-1]))), len(
         base64.b64decode("".join(issuance.private_key_to_pem(key).splitlines()[1:-1]))
@@ -180,7 +184,9 @@ def _names(newest: int, size: int) -> list[str]:
     return [f"sensor-{number:06d}" for number in range(newest, max(newest - size, -1), -1)]
 
 
-def _deep_page(client: Client, product: Product, base: str, count: int, per_page: int) -> tuple[str, list[str]]:
+def _deep_page(
+    client: Client, product: Product, base: str, count: int, per_page: int
+) -> tuple[str, list[str]]:
     """Page (pages / 2) of the list, by whichever paging the view offers.
 
     An offset paginator takes ?page=N; a keyset one takes ?after=<id of the last
@@ -205,7 +211,9 @@ def _get(client: Client, product: Product, url: str, names: list[str]) -> None:
         raise BenchError(f"GET {url} answered {response.status_code}")
     if not names:
         return  # the minimal page lists no devices
-    listed = re.findall(rf'href="/products/{product.product_id}/device/([^/"]+)/"', response.content.decode("utf-8"))
+    listed = re.findall(
+        rf'href="/products/{product.product_id}/device/([^/"]+)/"', response.content.decode("utf-8")
+    )
     # Which devices, not in which order: search results may be sorted by name.
     if sorted(listed) != sorted(names):
         raise BenchError(f"GET {url} listed {len(listed)} devices {listed[:3]}…, not {names[:3]}…")

@@ -47,7 +47,10 @@ def configure(scratch: Path, database: Path) -> None:
 def resident_kib() -> tuple[int, int]:
     """This process's current and peak resident set size (VmRSS, VmHWM) in KiB."""
     status = Path("/proc/self/status").read_text()
-    values = {key: int(re.search(rf"^{key}:\s+(\d+) kB", status, re.MULTILINE).group(1)) for key in ("VmRSS", "VmHWM")}
+    values = {
+        key: int(re.search(rf"^{key}:\s+(\d+) kB", status, re.MULTILINE).group(1))
+        for key in ("VmRSS", "VmHWM")
+    }
     return values["VmRSS"], values["VmHWM"]
 
 

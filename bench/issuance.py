@@ -56,7 +56,12 @@ class IssuanceResult:
 
 
 def measure(
-    owner: AbstractBaseUser, algorithm: str, devices: int, openssl_devices: int, repetitions: int, scratch: Path
+    owner: AbstractBaseUser,
+    algorithm: str,
+    devices: int,
+    openssl_devices: int,
+    repetitions: int,
+    scratch: Path,
 ) -> IssuanceResult:
     product = fixtures.platform_product(owner, f"bench-{algorithm}", algorithm)
     authority = platform.device_ca()  # made once, as on a console that has issued before
@@ -66,13 +71,23 @@ def measure(
     # shows in all of them instead of skewing one side of a ratio.
     for repetition in range(1, repetitions + 1):
         batch_rates.append(devices / _timed_batch(owner, product, devices, f"r{repetition}-"))
-        bare_rates.append(devices / seconds(lambda: _bare_loop(algorithm, devices, authority, product.product_id)))
+        bare_rates.append(
+            devices / seconds(lambda: _bare_loop(algorithm, devices, authority, product.product_id))
+        )
         if openssl_dir is not None:
             directory = openssl_dir / f"r{repetition}"
             directory.mkdir()
             openssl_rates.append(
                 openssl_devices
-                / seconds(lambda: _openssl_recipe(algorithm, openssl_devices, openssl_dir, directory, product.product_id))
+                / seconds(
+                    lambda: _openssl_recipe(
+                        algorithm,
+                        openssl_devices,
+                        openssl_dir,
+                        directory,
+                        product.product_id,  # noqa: B023  (called at once)
+                    )
+                )
             )
             _check_openssl_output(directory, authority)
     return IssuanceResult(
@@ -94,9 +109,13 @@ def _timed_batch(owner: AbstractBaseUser, product: Product, devices: int, prefix
             f"{product.device_key_algorithm} batch ended {batch.status} with {batch.processed} processed, "
             f"{batch.failed} failed: {batch.error}"
         )
-    created = Device.objects.filter(product=product).exclude(certificate_pem="").exclude(private_key_pem="").count()
+    created = (
+        Device.objects.filter(product=product).exclude(certificate_pem="").exclude(private_key_pem="").count()
+    )
     if created != devices:
-        raise BenchError(f"{product.device_key_algorithm} batch stored {created} devices with key and certificate, not {devices}")
+        raise BenchError(
+            f"{product.device_key_algorithm} batch stored {created} devices with key and certificate, not {devices}"
+        )
     # Every repetition starts from the same empty product.
     Device.objects.filter(product=product).delete()
     return elapsed
@@ -133,17 +152,44 @@ def _openssl_recipe(algorithm: str, devices: int, workspace: Path, directory: Pa
             _openssl("ecparam", "-genkey", "-name", "prime256v1", "-out", f"{stem}.key", cwd=directory)
         else:
             _openssl("genrsa", "-out", f"{stem}.key", "2048", cwd=directory)
-        _openssl("req", "-new", "-key", f"{stem}.key", "-out", f"{stem}.csr", "-subj", f"/CN={product_id}{stem}", cwd=directory)
         _openssl(
-            "x509", "-req", "-in", f"{stem}.csr", "-CA", str(workspace / "ca.crt"), "-CAkey", str(workspace / "ca.key"),
-            "-CAcreateserial", "-out", f"{stem}.crt", "-days", "3650", "-sha512",
-            "-extfile", str(workspace / "openssl.cnf"), "-extensions", "v3_req",
+            "req",
+            "-new",
+            "-key",
+            f"{stem}.key",
+            "-out",
+            f"{stem}.csr",
+            "-subj",
+            f"/CN={product_id}{stem}",
+            cwd=directory,
+        )
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            f"{stem}.csr",
+            "-CA",
+            str(workspace / "ca.crt"),
+            "-CAkey",
+            str(workspace / "ca.key"),
+            "-CAcreateserial",
+            "-out",
+            f"{stem}.crt",
+            "-days",
+            "3650",
+            "-sha512",
+            "-extfile",
+            str(workspace / "openssl.cnf"),
+            "-extensions",
+            "v3_req",
             cwd=directory,
         )
 
 
 def _openssl(*args: str, cwd: Path) -> None:
-    result = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    result = subprocess.run(  # noqa: PLW1510  (the return code is checked)
+        ["openssl", *args], cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
     if result.returncode != 0:
         raise BenchError(f"openssl {' '.join(args)} exited {result.returncode}: {result.stderr.strip()}")
 

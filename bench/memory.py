@@ -54,7 +54,9 @@ class MemoryChild:
     def measure(self, database: Path) -> MemoryResult:
         earlier = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         if earlier:
-            raise BenchError(f"a child already ended (peak {earlier} KiB): RUSAGE_CHILDREN cannot single this one out")
+            raise BenchError(
+                f"a child already ended (peak {earlier} KiB): RUSAGE_CHILDREN cannot single this one out"
+            )
         stdout, stderr = self.process.communicate(f"{database}\n")
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         if self.process.returncode != 0:

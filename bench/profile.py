@@ -47,10 +47,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _prepare(what: str, count: int | None) -> Callable[[], object]:
     """Set up, unprofiled, and return the action `make bench` times."""
+    from django.test import Client
+
     from batches.inputs import generated_names
     from batches.models import DeviceBatch
     from batches.services import run_batch, start_batch
-    from django.test import Client
     from products import platform
     from products.models import Product
 
@@ -95,10 +96,18 @@ def _profile(action: Callable[[], object], tree: bool) -> None:
     action()
     profiler.stop()
     session = profiler.last_session
-    print(f"Profiled {session.duration:.2f} s wall, {session.cpu_time:.2f} s CPU, {session.sample_count} samples")
+    print(
+        f"Profiled {session.duration:.2f} s wall, {session.cpu_time:.2f} s CPU, {session.sample_count} samples"
+    )
     for heading, flat_time in (("own time", "self"), ("time including callees", "total")):
         print(f"\nTop functions by {heading} (% of profiled time)")
-        print("\n".join(_body(profiler.output_text(flat=True, flat_time=flat_time, time="percent_of_total"))[:TOP_LINES]))
+        print(
+            "\n".join(
+                _body(profiler.output_text(flat=True, flat_time=flat_time, time="percent_of_total"))[
+                    :TOP_LINES
+                ]
+            )
+        )
     if tree:
         print("\nCall tree (% of profiled time)")
         print("\n".join(_body(profiler.output_text(time="percent_of_total"))))

@@ -46,7 +46,9 @@ def rate(sample: Sample, unit: str) -> str:
 
 
 def milliseconds(sample: Sample) -> str:
-    return f"{sample.median * 1000:7.2f} ms ({sample.low * 1000:.2f}–{sample.high * 1000:.2f}, n={len(sample)})"
+    return (
+        f"{sample.median * 1000:7.2f} ms ({sample.low * 1000:.2f}–{sample.high * 1000:.2f}, n={len(sample)})"
+    )
 
 
 def times(ratio: float) -> str:

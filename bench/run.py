@@ -32,8 +32,12 @@ def run(scale: Scale, start: environment.Snapshot, database: Path, memory_result
     lines = [title, "=" * len(title), f"Machine: {machine.line()}"]
     lines.append(f"Scratch database: {database} on {environment.filesystem_of(database)} (deleted at exit)")
     # The load average lags by a minute; the CPU share in the summary is what the run really shared.
-    lines.append(f"Load average at start: {' '.join(f'{value:.2f}' for value in start.load)} on {machine.logical_cpus} CPUs")
-    lines.append("Each figure: median of the repetitions (min–max, n = repetitions); ratios are ratios of medians.")
+    lines.append(
+        f"Load average at start: {' '.join(f'{value:.2f}' for value in start.load)} on {machine.logical_cpus} CPUs"
+    )
+    lines.append(
+        "Each figure: median of the repetitions (min–max, n = repetitions); ratios are ratios of medians."
+    )
 
     verdicts: list[bool] = []
     owner = make_owner("bench")
@@ -51,13 +55,17 @@ def run(scale: Scale, start: environment.Snapshot, database: Path, memory_result
     others = max(0.0, (end.cpu.machine_busy - start.cpu.machine_busy) - (end.cpu.own - start.cpu.own))
     steal = end.cpu.machine_steal - start.cpu.machine_steal
     summary = heading("Summary")
-    summary.append(f"  {verdicts.count(True)} PASS, {verdicts.count(False)} MISS ({scale.name} run, {wall:.0f} s)")
+    summary.append(
+        f"  {verdicts.count(True)} PASS, {verdicts.count(False)} MISS ({scale.name} run, {wall:.0f} s)"
+    )
     summary.append(
         f"  Other processes used {others / capacity:.0%} of the machine's CPU time during the run; "
         f"hypervisor steal {steal / capacity:.0%}."
     )
     if (others + steal) / capacity > BUSY_SHARE:
-        summary.append("  WARNING: the machine was shared during the run; rates are low and ratios noisy. Re-run when it is idle.")
+        summary.append(
+            "  WARNING: the machine was shared during the run; rates are low and ratios noisy. Re-run when it is idle."
+        )
     print("\n".join(lines + issuance_lines + list_lines + upload_lines + memory_lines + summary))
     return 0
 
@@ -67,24 +75,36 @@ def _progress(start: environment.Snapshot, what: str) -> None:
 
 
 def _issuance(owner: AbstractBaseUser, scale: Scale, scratch: Path, verdicts: list[bool]) -> list[str]:
-    lines = heading("1. Batch issuance by the Platform CA: start_batch untimed, run_batch timed, as the worker does")
+    lines = heading(
+        "1. Batch issuance by the Platform CA: start_batch untimed, run_batch timed, as the worker does"
+    )
     for algorithm, devices, openssl_devices, repetitions in (
         (issuance.EC, scale.ec_devices, scale.openssl_ec_devices, scale.ec_repetitions),
         (issuance.RSA, scale.rsa_devices, scale.openssl_rsa_devices, scale.rsa_repetitions),
     ):
         result = issuance.measure(owner, algorithm, devices, openssl_devices, repetitions, scratch)
-        lines.append(f"{algorithm}: {devices:,} devices per repetition; OpenSSL recipe {openssl_devices} devices per repetition")
+        lines.append(
+            f"{algorithm}: {devices:,} devices per repetition; OpenSSL recipe {openssl_devices} devices per repetition"
+        )
         lines.append(f"  run_batch                              {rate(result.batch, 'devices/s')}")
         lines.append(f"  bare cryptography loop (the limit)     {rate(result.bare, 'devices/s')}")
         if result.openssl is None:
-            lines.append("  OpenSSL recipe                         not measured: the openssl command is not installed")
+            lines.append(
+                "  OpenSSL recipe                         not measured: the openssl command is not installed"
+            )
         else:
             lines.append(f"  OpenSSL recipe, 3 commands per device  {rate(result.openssl, 'devices/s')}")
-        lines.append(f"  batch/bare of each repetition: {result.paired_ratios.low:.2f}–{result.paired_ratios.high:.2f}×")
+        lines.append(
+            f"  batch/bare of each repetition: {result.paired_ratios.low:.2f}–{result.paired_ratios.high:.2f}×"
+        )
         minimum = 0.3 if algorithm == issuance.EC else 0.9
         passed = result.batch_over_bare >= minimum
         verdicts.append(passed)
-        lines.append(target_line(f"{algorithm} batch / bare", times(result.batch_over_bare), f"≥ {minimum:.2f}×", passed))
+        lines.append(
+            target_line(
+                f"{algorithm} batch / bare", times(result.batch_over_bare), f"≥ {minimum:.2f}×", passed
+            )
+        )
         over_openssl = result.batch_over_openssl
         if algorithm == issuance.EC:
             passed = over_openssl is not None and over_openssl >= 100
@@ -92,7 +112,9 @@ def _issuance(owner: AbstractBaseUser, scale: Scale, scratch: Path, verdicts: li
             value = "not measured" if over_openssl is None else times(over_openssl)
             lines.append(target_line(f"{algorithm} batch / OpenSSL recipe", value, "≥ 100×", passed))
         elif over_openssl is not None:
-            lines.append(f"  {algorithm + ' batch / OpenSSL recipe':<46} {times(over_openssl):>14}   (no target)")
+            lines.append(
+                f"  {algorithm + ' batch / OpenSSL recipe':<46} {times(over_openssl):>14}   (no target)"
+            )
     return lines
 
 
@@ -102,7 +124,9 @@ def _device_list(owner: AbstractBaseUser, scale: Scale, verdicts: list[bool]) ->
     for count in (scale.list_small, scale.list_devices):
         started = time.perf_counter()
         products[count] = device_list.make_product_with_devices(owner, f"list-{count}", count)
-        lines.append(f"  {count:,} devices inserted with bulk_create in {time.perf_counter() - started:.1f} s (not timed)")
+        lines.append(
+            f"  {count:,} devices inserted with bulk_create in {time.perf_counter() - started:.1f} s (not timed)"
+        )
     client = Client()
     client.force_login(owner)
     small = device_list.measure(client, products[scale.list_small], scale.list_small, scale.list_requests)
@@ -120,11 +144,19 @@ def _device_list(owner: AbstractBaseUser, scale: Scale, verdicts: list[bool]) ->
     for label in device_list.PAGE_LABELS:
         ratio = large.ratio(label)
         verdicts.append(ratio <= 2)
-        lines.append(target_line(f"{label} / minimal page at {scale.list_devices:,}", times(ratio), "≤ 2.00×", ratio <= 2))
+        lines.append(
+            target_line(
+                f"{label} / minimal page at {scale.list_devices:,}", times(ratio), "≤ 2.00×", ratio <= 2
+            )
+        )
     constant = all(small.pages[label].queries == large.pages[label].queries for label in large.pages)
     verdicts.append(constant)
     counts = ", ".join(str(page.queries) for page in large.pages.values())
-    lines.append(target_line(f"queries per page, {scale.list_small:,} vs {scale.list_devices:,}", counts, "constant", constant))
+    lines.append(
+        target_line(
+            f"queries per page, {scale.list_small:,} vs {scale.list_devices:,}", counts, "constant", constant
+        )
+    )
     return lines
 
 
@@ -134,7 +166,9 @@ def _certificate_upload(owner: AbstractBaseUser, scale: Scale, verdicts: list[bo
     lines.append(f"EC P-256 client certificates: {result.certificates:,} per repetition")
     lines.append(f"  run_batch                              {rate(result.batch, 'certificates/s')}")
     lines.append(f"  bare load_certificate + verify loop    {rate(result.bare, 'certificates/s')}")
-    lines.append(f"  batch/bare of each repetition: {result.paired_ratios.low:.2f}–{result.paired_ratios.high:.2f}×")
+    lines.append(
+        f"  batch/bare of each repetition: {result.paired_ratios.low:.2f}–{result.paired_ratios.high:.2f}×"
+    )
     passed = result.batch_over_bare >= 0.3
     verdicts.append(passed)
     lines.append(target_line("certificate batch / bare", times(result.batch_over_bare), "≥ 0.30×", passed))
@@ -142,11 +176,15 @@ def _certificate_upload(owner: AbstractBaseUser, scale: Scale, verdicts: list[bo
 
 
 def _memory(result: MemoryResult, verdicts: list[bool]) -> list[str]:
-    lines = heading("4. Peak memory of one EC batch, in a child process (run first, while the parent was small)")
+    lines = heading(
+        "4. Peak memory of one EC batch, in a child process (run first, while the parent was small)"
+    )
     lines.append(
         f"  {result.devices:,} EC P-256 devices in {result.seconds:.1f} s ({result.devices / result.seconds:,.0f} devices/s)"
     )
-    lines.append(f"  child RSS after django.setup(), before the batch   {result.baseline_kib / 1024:7.1f} MiB")
+    lines.append(
+        f"  child RSS after django.setup(), before the batch   {result.baseline_kib / 1024:7.1f} MiB"
+    )
     lines.append(
         f"  child peak RSS (RUSAGE_CHILDREN ru_maxrss)          {result.peak_kib / 1024:7.1f} MiB"
         f"  (its own VmHWM {result.own_peak_kib / 1024:.1f} MiB; parent when it started it"
@@ -155,6 +193,8 @@ def _memory(result: MemoryResult, verdicts: list[bool]) -> list[str]:
     passed = result.peak_mb < 300
     verdicts.append(passed)
     lines.append(
-        target_line(f"peak RSS of a {result.devices:,}-device batch", f"{result.peak_mb:.0f} MB", "< 300 MB", passed)
+        target_line(
+            f"peak RSS of a {result.devices:,}-device batch", f"{result.peak_mb:.0f} MB", "< 300 MB", passed
+        )
     )
     return lines

@@ -47,10 +47,7 @@ def device_grants(account: AbstractBaseUser | None = None) -> Iterator[config.De
     )
     if account is not None:
         devices = devices.filter(product__owner=account)
-    rows = (
-        devices.order_by("product__product_id", "name")
-        .values_list("product__product_id", "name")
-    )
+    rows = devices.order_by("product__product_id", "name").values_list("product__product_id", "name")
     for product_id, name in rows.iterator(chunk_size=5000):
         yield config.DeviceGrant(client_id=f"{product_id}{name}", topic_prefix=f"{product_id}/{name}/")
 
@@ -132,7 +129,9 @@ class WriteResult:
     @property
     def needs_restart(self) -> bool:
         """Mosquitto 2.0 rereads the ACL on SIGHUP but keeps the TLS context it started with."""
-        return bool(self.changed & {config.CA_FILE, config.SERVER_CERT_FILE, config.SERVER_KEY_FILE, config.CONF_FILE})
+        return bool(
+            self.changed & {config.CA_FILE, config.SERVER_CERT_FILE, config.SERVER_KEY_FILE, config.CONF_FILE}
+        )
 
 
 def write_configuration(
@@ -156,7 +155,7 @@ def write_configuration(
     gid = _broker_gid()
     if gid is not None:
         os.chown(directory, 0, gid)
-    os.chmod(directory, 0o750)
+    os.chmod(directory, 0o750)  # noqa: S103  (the mosquitto group must enter it)
     result = WriteResult()
     root = platform.root_ca()
     if not _server_certificate_is_current(directory, host, root.certificate):
@@ -179,7 +178,9 @@ def write_configuration(
 
 
 def mosquitto_executable() -> str:
-    found = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+    found = shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+    )
     if found is None:
         raise FileNotFoundError("mosquitto is not installed: apt-get install mosquitto")
     return found
@@ -212,7 +213,11 @@ class BrokerSupervisor:
     def _write(self) -> WriteResult:
         self.version = current_version()
         return write_configuration(
-            self.directory, host=self.host, bind_address=self.bind_address, port=self.port, account=self.account
+            self.directory,
+            host=self.host,
+            bind_address=self.bind_address,
+            port=self.port,
+            account=self.account,
         )
 
     def start(self) -> None:
@@ -220,8 +225,8 @@ class BrokerSupervisor:
         self._spawn()
 
     def _spawn(self) -> None:
-        log = open(self.directory / config.LOG_FILE, "ab")
-        self.process = subprocess.Popen(
+        log = open(self.directory / config.LOG_FILE, "ab")  # noqa: SIM115  (open for the broker's lifetime)
+        self.process = subprocess.Popen(  # noqa: S603
             [mosquitto_executable(), "-c", str(self.directory / config.CONF_FILE)],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -9,12 +9,8 @@ from . import x509
 from .services import CA_NAME_PATTERN, INVALID_NAME
 
 ALLOWED_EXTENSIONS = {".cer", ".crt", ".pem"}
-WRONG_EXTENSION = (
-    "Only .cer, .crt and .pem files are accepted; \"{filename}\" is not one of them."
-)
-FILE_TOO_LARGE = (
-    "The file is {size:,} bytes; certificate files may be at most 64 KiB (65,536 bytes)."
-)
+WRONG_EXTENSION = 'Only .cer, .crt and .pem files are accepted; "{filename}" is not one of them.'
+FILE_TOO_LARGE = "The file is {size:,} bytes; certificate files may be at most 64 KiB (65,536 bytes)."
 
 
 class CertificateFileField(forms.FileField):
@@ -25,9 +21,7 @@ class CertificateFileField(forms.FileField):
 
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("error_messages", {"empty": x509.EMPTY_FILE})
-        kwargs.setdefault(
-            "widget", forms.ClearableFileInput(attrs={"accept": ".cer,.crt,.pem"})
-        )
+        kwargs.setdefault("widget", forms.ClearableFileInput(attrs={"accept": ".cer,.crt,.pem"}))
         super().__init__(**kwargs)
 
     def clean(self, data, initial=None) -> bytes | None:

@@ -23,7 +23,7 @@ def expiry_status(not_after, now) -> str:
 
 
 class CACertificateQuerySet(models.QuerySet):
-    def with_product_counts(self) -> "CACertificateQuerySet":
+    def with_product_counts(self) -> CACertificateQuerySet:
         return self.annotate(product_count=models.Count("products"))
 
 

@@ -39,12 +39,12 @@ INVALID_NAME = (
     "CA certificate names are 1 to 32 characters: letters (A-Z, a-z), digits, "
     "underscores (_), hyphens (-) and @, with no spaces."
 )
-NAME_TAKEN = "You already have a CA certificate named \"{name}\". Choose another name."
+NAME_TAKEN = 'You already have a CA certificate named "{name}". Choose another name.'
 CA_LIMIT_REACHED = (
     "You already have {limit} CA certificates, the most an account can hold. "
     "Delete one you no longer use before adding another."
 )
-ALREADY_REGISTERED = "This CA certificate is already registered as \"{name}\"."
+ALREADY_REGISTERED = 'This CA certificate is already registered as "{name}".'
 CODE_ALREADY_USED = (
     "The verification certificate was made for an authentication code that was already "
     "used to register a CA. Make a new verification certificate with your current "
@@ -61,12 +61,12 @@ CODE_REPLACED = (
     "code (shown on Add Certificate; DescribeAuthenticationCode in the API)."
 )
 CA_STILL_BOUND = (
-    "The CA certificate \"{name}\" cannot be deleted while products use it: {products}. "
+    'The CA certificate "{name}" cannot be deleted while products use it: {products}. '
     "Delete those products or bind them to another CA first."
 )
-CA_NOT_FOUND = "There is no CA certificate named \"{name}\"."
+CA_NOT_FOUND = 'There is no CA certificate named "{name}".'
 RENEWAL_MUST_KEEP_KEY = (
-    "\"{name}\" is bound to products ({products}), whose device certificates it issued. "
+    '"{name}" is bound to products ({products}), whose device certificates it issued. '
     "Its replacement must be a renewal: the same subject and the same key pair."
 )
 
@@ -99,9 +99,7 @@ def regenerate_authentication_code(*, owner: AbstractBaseUser) -> Authentication
     now = timezone.now()
     with transaction.atomic():
         lock_account(owner)
-        AuthenticationCode.objects.filter(owner=owner, used_at=None, retired_at=None).update(
-            retired_at=now
-        )
+        AuthenticationCode.objects.filter(owner=owner, used_at=None, retired_at=None).update(retired_at=now)
         return AuthenticationCode.objects.create(owner=owner, created=now)
 
 
@@ -260,5 +258,9 @@ def _save(certificate: CACertificate) -> CACertificate:
     except IntegrityError:
         # The account lock makes this unreachable in practice; a clear refusal is
         # still better than a 500 if a constraint catches what the checks missed.
-        raise ServiceError(CA_REPEAT_CODE, "This CA certificate could not be saved because it conflicts with one already stored.", CA_FIELD) from None
+        raise ServiceError(
+            CA_REPEAT_CODE,
+            "This CA certificate could not be saved because it conflicts with one already stored.",
+            CA_FIELD,
+        ) from None
     return certificate

@@ -30,9 +30,7 @@ def ca_list(request: HttpRequest) -> HttpResponse:
 
 def ca_add(request: HttpRequest) -> HttpResponse:
     code = services.current_authentication_code(owner=request.user)
-    form = CACertificateForm(
-        request.POST or None, request.FILES or None, authentication_code=code.code
-    )
+    form = CACertificateForm(request.POST or None, request.FILES or None, authentication_code=code.code)
     if request.method == "POST" and form.is_valid():
         try:
             ca_certificate = services.register_ca_certificate(
@@ -44,7 +42,7 @@ def ca_add(request: HttpRequest) -> HttpResponse:
         except ServiceError as error:
             form.add_error(error.field, error.message)
         else:
-            messages.success(request, f"CA certificate \"{ca_certificate.name}\" was added.")
+            messages.success(request, f'CA certificate "{ca_certificate.name}" was added.')
             return redirect("certificates:ca_list")
     return render(
         request,
@@ -75,9 +73,7 @@ def ca_download(request: HttpRequest, pk: int) -> HttpResponse:
 def ca_update(request: HttpRequest, pk: int) -> HttpResponse:
     ca_certificate = get_ca_certificate(request, pk)
     code = services.current_authentication_code(owner=request.user)
-    form = ProofOfPossessionForm(
-        request.POST or None, request.FILES or None, authentication_code=code.code
-    )
+    form = ProofOfPossessionForm(request.POST or None, request.FILES or None, authentication_code=code.code)
     if request.method == "POST" and form.is_valid():
         try:
             services.update_ca_certificate(
@@ -88,7 +84,7 @@ def ca_update(request: HttpRequest, pk: int) -> HttpResponse:
         except ServiceError as error:
             form.add_error(error.field, error.message)
         else:
-            messages.success(request, f"CA certificate \"{ca_certificate.name}\" was updated.")
+            messages.success(request, f'CA certificate "{ca_certificate.name}" was updated.')
             return redirect(ca_certificate)
     return render(
         request,
@@ -105,7 +101,7 @@ def ca_delete(request: HttpRequest, pk: int) -> HttpResponse:
     except ServiceError as error:
         messages.error(request, error.message)
         return redirect(ca_certificate)
-    messages.success(request, f"CA certificate \"{ca_certificate.name}\" was deleted.")
+    messages.success(request, f'CA certificate "{ca_certificate.name}" was deleted.')
     return redirect("certificates:ca_list")
 
 

@@ -34,23 +34,17 @@ NOT_A_CERTIFICATE = (
     "This file is not an X.509 certificate in PEM or DER format. Upload a certificate "
     "file such as the ca.crt that openssl wrote."
 )
-SEVERAL_CERTIFICATES = (
-    "This file holds {count} certificates. Upload a file with exactly one certificate."
-)
+SEVERAL_CERTIFICATES = "This file holds {count} certificates. Upload a file with exactly one certificate."
 NOT_A_CA = (
     "This is not a CA certificate: its basicConstraints extension does not say CA:TRUE. "
     "Upload the certificate of the CA that signs your device certificates "
     "(made with -extensions v3_ca)."
 )
-CA_WITHOUT_KEY_CERT_SIGN = (
-    "This CA certificate's keyUsage does not allow signing certificates (keyCertSign)."
-)
+CA_WITHOUT_KEY_CERT_SIGN = "This CA certificate's keyUsage does not allow signing certificates (keyCertSign)."
 EXPIRED = "The {role} expired on {date}."
 NOT_YET_VALID = "The {role} is not valid until {date}."
 WEAK_RSA_KEY = "The {role} has a {bits}-bit RSA key. RSA keys must have at least 2048 bits."
-UNSUPPORTED_CURVE = (
-    "The {role} uses the elliptic curve {curve}. Only P-256, P-384 and P-521 are accepted."
-)
+UNSUPPORTED_CURVE = "The {role} uses the elliptic curve {curve}. Only P-256, P-384 and P-521 are accepted."
 UNSUPPORTED_KEY = "The {role} has a {kind} key. Only RSA (2048 bits or more) and EC keys are accepted."
 WEAK_SIGNATURE = (
     "The {role} is signed with {algorithm}, which is no longer safe. "
@@ -58,8 +52,7 @@ WEAK_SIGNATURE = (
 )
 UNKNOWN_SIGNATURE = "The {role}'s signature algorithm is not supported."
 ISSUER_NAME_MISMATCH = (
-    "The {role} was not issued by this CA: its issuer is \"{issuer}\" but the CA's "
-    "subject is \"{subject}\"."
+    'The {role} was not issued by this CA: its issuer is "{issuer}" but the CA\'s subject is "{subject}".'
 )
 SIGNATURE_MISMATCH = (
     "The {role} names this CA as its issuer, but its signature does not verify with "
@@ -77,15 +70,11 @@ MALFORMED_EXTENSIONS = "The certificate's extensions are malformed and cannot be
 NO_COMMON_NAME = "The {role} has no Common Name (CN) in its subject."
 COMMON_NAME_MISMATCH = (
     "The {role}'s Common Name must be your current authentication code (shown on Add "
-    "Certificate; DescribeAuthenticationCode in the API), but it is \"{name}\"."
+    'Certificate; DescribeAuthenticationCode in the API), but it is "{name}".'
 )
-NO_CLIENT_AUTH = (
-    "The {role}'s extendedKeyUsage does not allow TLS client authentication (clientAuth)."
-)
+NO_CLIENT_AUTH = "The {role}'s extendedKeyUsage does not allow TLS client authentication (clientAuth)."
 
-_PEM_BLOCK = re.compile(
-    rb"-----BEGIN ([A-Z0-9 ]+)-----\s*?(.*?)-----END \1-----", re.DOTALL
-)
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\s*?(.*?)-----END \1-----", re.DOTALL)
 _CERTIFICATE_LABELS = {b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE"}
 
 
@@ -287,9 +276,7 @@ def check_validity(certificate: x509.Certificate, now: datetime, role: str) -> N
             NOT_YET_VALID.format(role=role, date=_format_date(certificate.not_valid_before_utc))
         )
     if now > certificate.not_valid_after_utc:
-        raise CertificateError(
-            EXPIRED.format(role=role, date=_format_date(certificate.not_valid_after_utc))
-        )
+        raise CertificateError(EXPIRED.format(role=role, date=_format_date(certificate.not_valid_after_utc)))
 
 
 def check_key_strength(certificate: x509.Certificate | x509.CertificateSigningRequest, role: str) -> None:

@@ -7,9 +7,8 @@ start-up rather than quietly changing behaviour.
 
 import os
 import secrets
-from pathlib import Path
-
 from collections.abc import Callable
+from pathlib import Path
 
 import dj_database_url
 from cryptography.fernet import Fernet
@@ -48,7 +47,6 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-
 
 
 def secret_from_env_or_file(
@@ -147,9 +145,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes SQLite's write lock when a transaction starts, so two requests
     # that count rows and then insert (the per-account CA limit) run one after the
     # other instead of failing with "database is locked" half-way.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"transaction_mode": "IMMEDIATE", "timeout": 20}
-    )
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
     # Tests use a file, not shared memory, so threads in the race tests lock it
     # the same way two server processes would; one file per test run.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}

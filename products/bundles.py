@@ -114,9 +114,7 @@ def readme(bundle: DeviceBundleInput, username: str) -> str:
     if bundle.private_key_pem:
         lines.append(f"  {bundle.private_key_file}  the device private key (this bundle is its only copy)")
     else:
-        lines.append(
-            f"  {bundle.private_key_file}  not included: put the device's own private key here"
-        )
+        lines.append(f"  {bundle.private_key_file}  not included: put the device's own private key here")
     lines += [
         f"  {DEVICE_CA_FILE}  the CA that issued the device certificate",
         f"  {CA_FILE}  the CA of the broker's server certificate",

@@ -11,15 +11,22 @@ from .models import Product
 # A space cannot occur in a CA name, so no CA can be mistaken for this choice.
 PLATFORM_CA_CHOICE = "Platform CA"
 CSR_EXTENSIONS = (".csr", ".pem", ".req", ".der")
-WRONG_CSR_EXTENSION = "Only .csr, .req, .pem and .der files are accepted for a CSR; \"{filename}\" is not one of them."
+WRONG_CSR_EXTENSION = (
+    'Only .csr, .req, .pem and .der files are accepted for a CSR; "{filename}" is not one of them.'
+)
 CSR_TOO_LARGE = "The CSR file may be at most 64 KiB."
 CSR_REQUIRED = "Choose the CSR file to sign."
 
 
 class ProductForm(forms.Form):
-    region = forms.ChoiceField(label="Region", choices=Product.Region.choices, initial=Product.Region.GUANGZHOU)
+    region = forms.ChoiceField(
+        label="Region", choices=Product.Region.choices, initial=Product.Region.GUANGZHOU
+    )
     product_type = forms.TypedChoiceField(
-        label="Product Type", choices=Product.ProductType.choices, coerce=int, initial=Product.ProductType.GENERAL
+        label="Product Type",
+        choices=Product.ProductType.choices,
+        coerce=int,
+        initial=Product.ProductType.GENERAL,
     )
     name = forms.CharField(
         label="Product Name",
@@ -128,14 +135,17 @@ class DeviceForm(forms.Form):
         elif product.ca_certificate_id:
             self.fields["device_certificate"] = CertificateFileField(
                 label="Device Certificate",
-                help_text=f"Issued by \"{product.ca_certificate.name}\", with Common Name "
+                help_text=f'Issued by "{product.ca_certificate.name}", with Common Name '
                 f"{product.product_id} followed by the device name.",
             )
         else:
             self.fields["certificate_source"] = forms.ChoiceField(
                 label="Device Certificate",
                 choices=[
-                    (self.GENERATE, f"Generate a key and certificate ({product.get_device_key_algorithm_display()})"),
+                    (
+                        self.GENERATE,
+                        f"Generate a key and certificate ({product.get_device_key_algorithm_display()})",
+                    ),
                     (self.CSR, "Sign my CSR (the private key never leaves the device)"),
                 ],
                 initial=self.GENERATE,
@@ -156,7 +166,11 @@ class DeviceForm(forms.Form):
     def clean(self) -> dict:
         cleaned = super().clean()
         # A CSR file already refused (wrong extension, too large) needs no second message.
-        if cleaned.get("certificate_source") == self.CSR and not cleaned.get("csr") and "csr" not in self.errors:
+        if (
+            cleaned.get("certificate_source") == self.CSR
+            and not cleaned.get("csr")
+            and "csr" not in self.errors
+        ):
             self.add_error("csr", CSR_REQUIRED)
         return cleaned
 

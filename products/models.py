@@ -41,18 +41,12 @@ class Product(models.Model):
         EC_P256 = "ec-p256", "EC P-256"
         RSA_2048 = "rsa-2048", "RSA 2048"
 
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="products"
-    )
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="products")
     product_id = models.CharField("Product ID", max_length=10, unique=True, default=new_product_id)
     name = models.CharField("Product Name", max_length=40)
     region = models.CharField(max_length=8, choices=Region.choices, default=Region.GUANGZHOU)
-    product_type = models.PositiveSmallIntegerField(
-        choices=ProductType.choices, default=ProductType.GENERAL
-    )
-    auth_method = models.CharField(
-        max_length=16, choices=AuthMethod.choices, default=AuthMethod.CERTIFICATE
-    )
+    product_type = models.PositiveSmallIntegerField(choices=ProductType.choices, default=ProductType.GENERAL)
+    auth_method = models.CharField(max_length=16, choices=AuthMethod.choices, default=AuthMethod.CERTIFICATE)
     # Null for Certificate products means the console's own Platform CA issues the
     # device certificates. PROTECT: a CA in use cannot disappear under its devices.
     ca_certificate = models.ForeignKey(

@@ -8,19 +8,18 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from cryptography import x509 as cx509
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from cryptography import x509 as cx509
-
+from accounts.locking import lock_account
+from broker.state import mark_access_changed
 from certificates import issuance, x509
 from certificates import services as certificate_services
 from certificates.models import CACertificate, expiry_status
-from accounts.locking import lock_account
-from broker.state import mark_access_changed
 from iothub_console.errors import ServiceError
 
 from . import bundles, platform
@@ -51,39 +50,43 @@ INVALID_PRODUCT_NAME = (
     "Product names are 1 to 40 characters: letters (A-Z, a-z), digits, underscores (_), "
     "hyphens (-) and @, with no spaces."
 )
-PRODUCT_NAME_TAKEN = "You already have a product named \"{name}\". Choose another name."
+PRODUCT_NAME_TAKEN = 'You already have a product named "{name}". Choose another name.'
 PRODUCT_LIMIT_REACHED = "An account can have at most {limit:,} products. Delete one you no longer use first."
 DESCRIPTION_TOO_LONG = "The description may be at most 500 characters."
 CA_REQUIRED = "Choose the CA certificate that issues this product's device certificates, or Platform CA."
 CA_NOT_FOUND = certificate_services.CA_NOT_FOUND
 PRODUCT_HAS_DEVICES = (
-    "The product \"{name}\" still has {count:,} device(s). Delete its devices before deleting the product."
+    'The product "{name}" still has {count:,} device(s). Delete its devices before deleting the product.'
 )
-PRODUCT_IS_FORBIDDEN = "The product \"{name}\" is forbidden: it cannot get new devices until it is enabled again."
-PRODUCT_NOT_FOUND = "There is no product with the ID \"{product_id}\"."
+PRODUCT_IS_FORBIDDEN = (
+    'The product "{name}" is forbidden: it cannot get new devices until it is enabled again.'
+)
+PRODUCT_NOT_FOUND = 'There is no product with the ID "{product_id}".'
 INVALID_DEVICE_NAME = (
     "Device names are 1 to 48 characters: letters (A-Z, a-z), digits, underscores (_), "
     "hyphens (-) and colons (:), with no spaces or slashes."
 )
-DEVICE_NAME_TAKEN = "The product already has a device named \"{name}\"."
-DEVICE_NOT_FOUND = "There is no device named \"{name}\" in this product."
-CERTIFICATE_REQUIRED = "Upload the device certificate, issued by the product's CA \"{ca}\"."
+DEVICE_NAME_TAKEN = 'The product already has a device named "{name}".'
+DEVICE_NOT_FOUND = 'There is no device named "{name}" in this product.'
+CERTIFICATE_REQUIRED = 'Upload the device certificate, issued by the product\'s CA "{ca}".'
 WRONG_COMMON_NAME = (
-    "The device certificate's Common Name must be exactly \"{expected}\" (the Product ID "
-    "followed by the device name), but it is \"{actual}\"."
+    'The device certificate\'s Common Name must be exactly "{expected}" (the Product ID '
+    'followed by the device name), but it is "{actual}".'
 )
 DEVICE_CERTIFICATE_IS_CA = (
     "This is a CA certificate (basicConstraints CA:TRUE). A device needs its own certificate, "
     "issued by the CA with -extensions v3_req."
 )
-CERTIFICATE_IN_USE = "This certificate is already used by another device. Each device needs its own certificate."
+CERTIFICATE_IN_USE = (
+    "This certificate is already used by another device. Each device needs its own certificate."
+)
 PSK_NOT_BASE64 = "The PSK must be valid base64 (for example the output of: openssl rand -base64 24)."
 PSK_ON_CERT_PRODUCT = "This product authenticates devices with certificates; a PSK cannot be set."
 CERTIFICATE_ON_KEY_PRODUCT = "This product authenticates devices with keys; a certificate cannot be uploaded."
-CERTIFICATE_ON_PLATFORM_PRODUCT = (
-    "This product's device certificates are issued by the Platform CA: generate a key or upload a CSR instead."
+CERTIFICATE_ON_PLATFORM_PRODUCT = "This product's device certificates are issued by the Platform CA: generate a key or upload a CSR instead."
+CSR_ON_CUSTOM_CA_PRODUCT = (
+    'Only Platform CA products sign CSRs; upload a certificate issued by "{ca}" instead.'
 )
-CSR_ON_CUSTOM_CA_PRODUCT = "Only Platform CA products sign CSRs; upload a certificate issued by \"{ca}\" instead."
 KEY_ALREADY_FETCHED = (
     "The device's private key was already downloaded and is no longer stored. "
     "Delete and re-create the device if the key was lost."
@@ -203,8 +206,13 @@ def _id_key(value: str | None) -> str | None:
 
 
 def device_page(
-    *, product: Product, size: int, query: str = "", after: str | None = None,
-    before: str | None = None, last: bool = False,
+    *,
+    product: Product,
+    size: int,
+    query: str = "",
+    after: str | None = None,
+    before: str | None = None,
+    last: bool = False,
 ) -> DevicePage:
     # Plain rows, not model instances: a page is read-only, and building 20 models
     # with deferred fields cost more than the index search that found them.
@@ -310,16 +318,19 @@ def create_device(
         lock_account(product.owner)
         if Device.objects.filter(product=product, name=name).exists():
             raise ServiceError(DEVICE_EXISTS_CODE, DEVICE_NAME_TAKEN.format(name=name), DEVICE_NAME_FIELD)
-        if device.certificate_fingerprint and Device.objects.filter(
-            certificate_fingerprint=device.certificate_fingerprint
-        ).exists():
+        if (
+            device.certificate_fingerprint
+            and Device.objects.filter(certificate_fingerprint=device.certificate_fingerprint).exists()
+        ):
             raise ServiceError(CERT_INVALID_CODE, CERTIFICATE_IN_USE, DEVICE_CERTIFICATE_FIELD)
         device.full_clean(validate_constraints=False)
         try:
             with transaction.atomic():
                 device.save()
         except IntegrityError:
-            raise ServiceError(DEVICE_EXISTS_CODE, DEVICE_NAME_TAKEN.format(name=name), DEVICE_NAME_FIELD) from None
+            raise ServiceError(
+                DEVICE_EXISTS_CODE, DEVICE_NAME_TAKEN.format(name=name), DEVICE_NAME_FIELD
+            ) from None
         count_devices(product, +1)
     return device
 
@@ -359,7 +370,9 @@ def _set_uploaded_certificate(
     if credentials.csr_data:
         raise ServiceError(WRONG_AUTH_TYPE_CODE, CSR_ON_CUSTOM_CA_PRODUCT.format(ca=ca.name), CSR_FIELD)
     if not credentials.certificate_data:
-        raise ServiceError(INVALID_VALUE_CODE, CERTIFICATE_REQUIRED.format(ca=ca.name), DEVICE_CERTIFICATE_FIELD)
+        raise ServiceError(
+            INVALID_VALUE_CODE, CERTIFICATE_REQUIRED.format(ca=ca.name), DEVICE_CERTIFICATE_FIELD
+        )
     now = timezone.now()
     role = "device certificate"
     try:

@@ -62,8 +62,13 @@ def product_create(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         ca = None
         try:
-            if data["auth_method"] == Product.AuthMethod.CERTIFICATE and data["ca_certificate"] != PLATFORM_CA_CHOICE:
-                ca = certificate_services.get_ca_certificate_by_name(owner=request.user, name=data["ca_certificate"])
+            if (
+                data["auth_method"] == Product.AuthMethod.CERTIFICATE
+                and data["ca_certificate"] != PLATFORM_CA_CHOICE
+            ):
+                ca = certificate_services.get_ca_certificate_by_name(
+                    owner=request.user, name=data["ca_certificate"]
+                )
             product = services.create_product(
                 owner=request.user,
                 name=data["name"],
@@ -77,7 +82,9 @@ def product_create(request: HttpRequest) -> HttpResponse:
         except ServiceError as error:
             form.add_error(error.field, error.message)
         else:
-            messages.success(request, f"Product \"{product.name}\" was created with Product ID {product.product_id}.")
+            messages.success(
+                request, f'Product "{product.name}" was created with Product ID {product.product_id}.'
+            )
             return redirect(product)
     has_cas = CACertificate.objects.filter(owner=request.user).exists()
     return render(request, "products/product_create.html", {"form": form, "has_cas": has_cas})
@@ -131,7 +138,9 @@ def _list_row(device: dict) -> dict:
     if device["activated_at"] is None:
         link_label, link_class = "Not activated", "text-bg-light border"
     else:
-        link_label, link_class = ("Online", "text-bg-success") if device["online"] else ("Offline", "text-bg-secondary")
+        link_label, link_class = (
+            ("Online", "text-bg-success") if device["online"] else ("Offline", "text-bg-secondary")
+        )
     not_after = device["certificate_not_after"]
     return {
         "name": device["name"],
@@ -156,7 +165,7 @@ def product_delete(request: HttpRequest, product_id: str) -> HttpResponse:
     except ServiceError as error:
         messages.error(request, error.message)
         return redirect(product)
-    messages.success(request, f"Product \"{product.name}\" was deleted.")
+    messages.success(request, f'Product "{product.name}" was deleted.')
     return redirect("products:product_list")
 
 
@@ -165,7 +174,7 @@ def product_forbid(request: HttpRequest, product_id: str) -> HttpResponse:
     product = get_product(request, product_id)
     forbidden = request.POST.get("forbidden") == "1"
     services.set_products_forbidden(products=[product], forbidden=forbidden)
-    messages.success(request, f"Product \"{product.name}\" is now {'forbidden' if forbidden else 'enabled'}.")
+    messages.success(request, f'Product "{product.name}" is now {"forbidden" if forbidden else "enabled"}.')
     return redirect(product)
 
 
@@ -175,7 +184,9 @@ def product_ca_download(request: HttpRequest, product_id: str) -> HttpResponse:
         messages.error(request, "This product authenticates devices with keys; it has no CA certificate.")
         return redirect(product)
     return _attachment(
-        services.product_device_ca_pem(product), f"{product.product_id}_device-ca.crt", "application/x-pem-file"
+        services.product_device_ca_pem(product),
+        f"{product.product_id}_device-ca.crt",
+        "application/x-pem-file",
     )
 
 
@@ -193,7 +204,7 @@ def device_add(request: HttpRequest, product_id: str) -> HttpResponse:
         except ServiceError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
-            messages.success(request, f"Device \"{device.name}\" was added.")
+            messages.success(request, f'Device "{device.name}" was added.')
             return redirect(device)
     return render(request, "products/device_add.html", {"form": form, "product": product})
 
@@ -220,7 +231,7 @@ def device_enable(request: HttpRequest, product_id: str, name: str) -> HttpRespo
     device = get_device(request, product_id, name)
     enabled = request.POST.get("enabled") == "1"
     services.set_devices_enabled(product=device.product, names=[device.name], enabled=enabled)
-    messages.success(request, f"Device \"{device.name}\" is now {'enabled' if enabled else 'disabled'}.")
+    messages.success(request, f'Device "{device.name}" is now {"enabled" if enabled else "disabled"}.')
     if request.POST.get("next") == "list":
         return redirect("products:product_devices", device.product.product_id)
     return redirect(device)
@@ -236,7 +247,7 @@ def devices_enable(request: HttpRequest, product_id: str) -> HttpResponse:
             changed = services.set_devices_enabled(product=product, names=names, enabled=enabled)
             state = "enabled" if enabled else "disabled"
             if changed == 1:
-                messages.success(request, f"Device \"{names[0]}\" is now {state}.")
+                messages.success(request, f'Device "{names[0]}" is now {state}.')
             elif changed:
                 messages.success(request, f"{changed} devices are now {state}.")
     return redirect_to_next(request, "products:product_devices", product.product_id)
@@ -246,7 +257,7 @@ def devices_enable(request: HttpRequest, product_id: str) -> HttpResponse:
 def device_delete(request: HttpRequest, product_id: str, name: str) -> HttpResponse:
     device = get_device(request, product_id, name)
     services.delete_device(device=device)
-    messages.success(request, f"Device \"{device.name}\" was deleted.")
+    messages.success(request, f'Device "{device.name}" was deleted.')
     return redirect("products:product_devices", device.product.product_id)
 
 

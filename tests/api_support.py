@@ -15,8 +15,8 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from html.parser import HTMLParser
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlparse
 

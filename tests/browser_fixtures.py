@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import require_program
+from tests.programs import require_program
 
 __all__ = [
     "CHROMIUM",

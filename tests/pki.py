@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -45,7 +45,7 @@ class Issued:
         return self.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cached_rsa_key(bits: int, slot: int) -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=bits)
 
@@ -182,9 +182,7 @@ _SHA256_WITH_RSA_OID = bytes.fromhex("06092a864886f70d01010b")
 _SHA1_WITH_RSA_OID = bytes.fromhex("06092a864886f70d010105")
 
 
-def make_sha1_ca(
-    common_name: str = "SHA-1 Root CA", *, key: rsa.RSAPrivateKey | None = None
-) -> Issued:
+def make_sha1_ca(common_name: str = "SHA-1 Root CA", *, key: rsa.RSAPrivateKey | None = None) -> Issued:
     """A self-signed RSA CA signed with SHA-1, which `cryptography` no longer signs itself.
 
     It is signed with SHA-256 first; then the signature algorithm OID (the same length
@@ -329,9 +327,7 @@ def make_ca_with_long_serial(octets: int, common_name: str = "Long Serial CA") -
     _, version_end = _der_element(der, tbs_start)
     _, serial_end = _der_element(der, version_end)
     serial = b"\x7f" + bytes(range(1, octets))  # positive, no leading zero byte
-    tbs = _der_tlv(
-        0x30, der[tbs_start:version_end] + _der_tlv(0x02, serial) + der[serial_end:tbs_end]
-    )
+    tbs = _der_tlv(0x30, der[tbs_start:version_end] + _der_tlv(0x02, serial) + der[serial_end:tbs_end])
     _, algorithm_end = _der_element(der, tbs_end)
     signature = key.sign(tbs, ec.ECDSA(hashes.SHA256()))
     signature_value = _der_tlv(0x03, b"\x00" + signature)

@@ -107,5 +107,7 @@ def text(response: HttpResponse) -> str:
 def assert_message(response: HttpResponse, message: str, level: str = "danger") -> None:
     """A flash message of `level` (danger, success, info) holding exactly `message`."""
     content = response.content.decode()
-    alerts = re.findall(rf'<div class="alert alert-{level} alert-dismissible[^>]*>(.*?)</div>', content, re.DOTALL)
+    alerts = re.findall(
+        rf'<div class="alert alert-{level} alert-dismissible[^>]*>(.*?)</div>', content, re.DOTALL
+    )
     assert any(escape(message) in alert for alert in alerts), f"no {level} message {message!r} on the page"

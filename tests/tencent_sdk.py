@@ -16,4 +16,6 @@ __all__ = ["TencentCloudSDKException", "models", "sdk_client"]
 def sdk_client(live_server_url: str, secret_id: str, secret_key: str) -> iotcloud_client.IotcloudClient:
     endpoint = urlparse(live_server_url).netloc
     profile = ClientProfile(httpProfile=HttpProfile(endpoint=endpoint, protocol="http", reqTimeout=30))
-    return iotcloud_client.IotcloudClient(credential.Credential(secret_id, secret_key), "ap-guangzhou", profile)
+    return iotcloud_client.IotcloudClient(
+        credential.Credential(secret_id, secret_key), "ap-guangzhou", profile
+    )

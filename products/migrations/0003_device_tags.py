@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('products', '0002_devices_and_platform_cas'),
+        ("products", "0002_devices_and_platform_cas"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='device',
-            name='tags',
+            model_name="device",
+            name="tags",
             field=models.JSONField(blank=True, default=list),
         ),
     ]

@@ -11,28 +11,27 @@ def count_devices(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('products', '0003_device_tags'),
+        ("products", "0003_device_tags"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='device',
-            options={'ordering': ['-id']},
+            name="device",
+            options={"ordering": ["-id"]},
         ),
         migrations.RemoveIndex(
-            model_name='device',
-            name='device_product_created',
+            model_name="device",
+            name="device_product_created",
         ),
         migrations.AddField(
-            model_name='product',
-            name='device_count',
+            model_name="product",
+            name="device_count",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddIndex(
-            model_name='device',
-            index=models.Index(fields=['product', '-id'], name='device_product_newest'),
+            model_name="device",
+            index=models.Index(fields=["product", "-id"], name="device_product_newest"),
         ),
         migrations.RunPython(count_devices, migrations.RunPython.noop),
     ]

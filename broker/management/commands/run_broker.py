@@ -20,8 +20,20 @@ class Command(BaseCommand):
         add_listener_arguments(parser)
         parser.add_argument("--interval", type=float, default=1.0, help="seconds between checks for changes")
 
-    def handle(self, *args, directory: Path, port: int, bind: str, host: str, account: str | None, interval: float, **options) -> None:
-        supervisor = BrokerSupervisor(directory, host=host, bind_address=bind, port=port, account=account_named(account))
+    def handle(
+        self,
+        *args,
+        directory: Path,
+        port: int,
+        bind: str,
+        host: str,
+        account: str | None,
+        interval: float,
+        **options,
+    ) -> None:
+        supervisor = BrokerSupervisor(
+            directory, host=host, bind_address=bind, port=port, account=account_named(account)
+        )
         stopping = False
 
         def stop(signum, frame) -> None:
@@ -31,7 +43,9 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         supervisor.start()
-        self.stdout.write(f"Mosquitto listens on {bind}:{port} (TLS, client certificates); configuration in {directory}.")
+        self.stdout.write(
+            f"Mosquitto listens on {bind}:{port} (TLS, client certificates); configuration in {directory}."
+        )
         try:
             while not stopping:
                 time.sleep(interval)
@@ -41,4 +55,3 @@ class Command(BaseCommand):
                 supervisor.sync()
         finally:
             supervisor.stop()
-

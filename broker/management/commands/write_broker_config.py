@@ -14,9 +14,12 @@ class Command(BaseCommand):
         parser.add_argument("directory", nargs="?", type=Path, default=settings.IOTHUB_BROKER_DIR)
         add_listener_arguments(parser)
 
-    def handle(self, *args, directory: Path, port: int, bind: str, host: str, account: str | None, **options) -> None:
-        result = write_configuration(directory, host=host, bind_address=bind, port=port, account=account_named(account))
+    def handle(
+        self, *args, directory: Path, port: int, bind: str, host: str, account: str | None, **options
+    ) -> None:
+        result = write_configuration(
+            directory, host=host, bind_address=bind, port=port, account=account_named(account)
+        )
         changed = ", ".join(sorted(result.changed)) or "nothing"
         self.stdout.write(f"Wrote {directory / 'mosquitto.conf'} (changed: {changed}).")
         self.stdout.write(f"Start it with: mosquitto -c {directory / 'mosquitto.conf'}")
-
