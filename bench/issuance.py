@@ -84,8 +84,8 @@ def measure(
                         algorithm,
                         openssl_devices,
                         openssl_dir,
-                        directory,
-                        product.product_id,  # noqa: B023  (called at once)
+                        directory,  # noqa: B023  (the lambda is called at once)
+                        product.product_id,
                     )
                 )
             )
