@@ -5,6 +5,8 @@ set but malformed raises ImproperlyConfigured naming it, so a typo fails loudly 
 start-up rather than quietly changing behaviour.
 """
 
+import hashlib
+import hmac
 import os
 import secrets
 from collections.abc import Callable
@@ -13,8 +15,13 @@ from pathlib import Path
 import dj_database_url
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# One configuration for the console, the worker and the broker: the environment,
+# else a `.env` file at the repository root (the environment wins).
+load_dotenv(BASE_DIR / ".env", override=False)
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -76,6 +83,13 @@ def secret_from_env_or_file(
 
 
 SECRET_KEY = secret_from_env_or_file("DJANGO_SECRET_KEY", BASE_DIR / ".secret_key")
+# The bearer token of the /broker/v1/ endpoints. Derived from the secret key unless
+# set, so console processes agree with nothing to share; `run_broker` writes it into
+# the broker's state directory, readable by the broker alone.
+IOTHUB_BROKER_TOKEN = (
+    os.environ.get("IOTHUB_BROKER_TOKEN")
+    or hmac.new(SECRET_KEY.encode(), b"iothub-console broker token", hashlib.sha256).hexdigest()
+)
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
@@ -217,8 +231,16 @@ IOTHUB_MQTT_PORT = env_int("IOTHUB_MQTT_PORT", 8883)
 # The address Mosquitto listens on; the host devices dial may be a name for it.
 IOTHUB_MQTT_BIND_ADDRESS = os.environ.get("IOTHUB_MQTT_BIND_ADDRESS", "127.0.0.1")
 IOTHUB_BROKER_DIR = Path(os.environ.get("IOTHUB_BROKER_DIR", BASE_DIR / "broker-config"))
-if not 0 < IOTHUB_MQTT_PORT < 65536:
-    raise ImproperlyConfigured(f"IOTHUB_MQTT_PORT must be a TCP port, not {IOTHUB_MQTT_PORT}")
+# Key (PSK) devices: TLS with server authentication only, since Mosquitto cannot ask
+# for a client certificate on a listener without requiring one.
+IOTHUB_MQTT_KEY_PORT = env_int("IOTHUB_MQTT_KEY_PORT", 8884)
+for _name, _port in (("IOTHUB_MQTT_PORT", IOTHUB_MQTT_PORT), ("IOTHUB_MQTT_KEY_PORT", IOTHUB_MQTT_KEY_PORT)):
+    if not 0 < _port < 65536:
+        raise ImproperlyConfigured(f"{_name} must be a TCP port, not {_port}")
+if IOTHUB_MQTT_PORT == IOTHUB_MQTT_KEY_PORT:
+    raise ImproperlyConfigured("IOTHUB_MQTT_PORT and IOTHUB_MQTT_KEY_PORT must differ")
+# Where the broker's plugin reaches the console's /broker/v1/ endpoints.
+IOTHUB_CONSOLE_URL = os.environ.get("IOTHUB_CONSOLE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # Fernet key that encrypts private keys and PSKs at rest. Losing it makes stored
 # keys unreadable, so it lives apart from the database (environment or a file).
