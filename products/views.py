@@ -7,12 +7,12 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from certificates import services as certificate_services
 from certificates.models import CACertificate
 from iothub_console.errors import ServiceError
-from iothub_console.http import redirect_to_next
+from iothub_console.http import is_consuming_get, redirect_to_next, secret_withheld
 from iothub_console.templatetags.console import utc
 
 from . import bundles, services
@@ -269,8 +269,11 @@ def device_certificate_download(request: HttpRequest, product_id: str, name: str
     return _attachment(device.certificate_pem, f"{device.name}_cert.crt", "application/x-pem-file")
 
 
+@require_safe
 def device_private_key_download(request: HttpRequest, product_id: str, name: str) -> HttpResponse:
     device = get_device(request, product_id, name)
+    if not is_consuming_get(request):
+        return secret_withheld(request)
     try:
         key = services.take_private_key(device=device)
     except ServiceError as error:
@@ -279,7 +282,10 @@ def device_private_key_download(request: HttpRequest, product_id: str, name: str
     return _attachment(key, f"{device.name}_private.key", "application/x-pem-file")
 
 
+@require_safe
 def device_bundle_download(request: HttpRequest, product_id: str, name: str) -> HttpResponse:
     device = get_device(request, product_id, name)
+    if device.private_key_retrievable and not is_consuming_get(request):
+        return secret_withheld(request)
     filename, data = services.device_bundle(device=device)
     return _attachment(data, filename, "application/zip")
