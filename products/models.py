@@ -66,6 +66,9 @@ class Product(models.Model):
     # Kept by the services that add and delete devices, so that lists of products and
     # of 100,000 devices never count rows to show a total.
     device_count = models.PositiveIntegerField(default=0)
+    # Kept by the broker events that turn devices on- and offline (and by device
+    # deletion), so Product Settings and the product list read it without counting.
+    online_count = models.PositiveIntegerField(default=0)
     created = models.DateTimeField(auto_now_add=True)
     last_updated = models.DateTimeField(auto_now=True)
 
@@ -108,8 +111,18 @@ class Device(models.Model):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="devices")
     name = models.CharField("Device Name", max_length=48)
     enabled = models.BooleanField(default=True)
+    # First online: set by the first connect the broker reports, never cleared.
     activated_at = models.DateTimeField(null=True, blank=True)
     online = models.BooleanField(default=False)
+    last_online_at = models.DateTimeField(null=True, blank=True)
+    last_offline_at = models.DateTimeField(null=True, blank=True)
+    client_ip = models.CharField(max_length=64, blank=True)
+    # The id of the broker that holds (or last held) the device's connection: a
+    # disconnect reported by another broker is about an older connection, and a
+    # restarted broker's devices go offline with it.
+    connected_broker = models.CharField(max_length=255, blank=True)
+    last_refused_at = models.DateTimeField(null=True, blank=True)
+    last_refusal_reason = models.CharField(max_length=500, blank=True)
     key_origin = models.CharField(max_length=16, choices=KeyOrigin.choices)
     certificate_pem = models.TextField(blank=True)
     # Empty for Key devices; unique otherwise, so one certificate cannot serve two devices.
@@ -139,6 +152,10 @@ class Device(models.Model):
         indexes = [
             # The device list: one product's devices, newest first, a page at a time.
             models.Index(fields=["product", "-id"], name="device_product_newest"),
+            # A restarted broker's online devices, found without a scan of the fleet.
+            models.Index(
+                fields=["connected_broker"], condition=models.Q(online=True), name="device_online_by_broker"
+            ),
         ]
 
     def __str__(self) -> str:
