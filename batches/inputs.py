@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import lzma
 import secrets
 import string
 import zipfile
@@ -18,6 +17,17 @@ from pathlib import PurePosixPath
 
 MAX_DEVICES = 10_000
 MAX_CERTIFICATE_BYTES = 64 * 1024
+# What one certificate ZIP may hold once inflated, and how many entries (certificates,
+# folders and anything else) it may list: 10,000 certificates of 3 KiB fit in both.
+MAX_ARCHIVE_BYTES = 32 * 1024 * 1024
+MAX_ARCHIVE_ENTRIES = 20_000
+INFLATE_CHUNK_BYTES = 16 * 1024
+# Every record of a ZIP's central directory starts with these bytes, so their count in
+# the upload bounds how many entries zipfile will build an object for.
+CENTRAL_DIRECTORY_SIGNATURE = b"PK\x01\x02"
+# Stored and Deflate are what ZIP tools write; zipfile inflates bzip2 and LZMA entries
+# in unbounded steps, so they are refused rather than read.
+READABLE_COMPRESSION = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
 CERTIFICATE_SUFFIXES = {".crt", ".pem", ".cer"}
 NAME_HEADERS = {"devicename", "device_name", "device name", "name"}
 RANDOM_NAME_LENGTH = 18
@@ -35,6 +45,25 @@ NO_NAMES = "The CSV file has no device names: put one name per line (a header li
 NOT_A_ZIP = "The file is not a ZIP archive. Upload a .zip holding one certificate file per device."
 NO_CERTIFICATES = "The ZIP file holds no .crt, .pem or .cer files."
 ENTRY_TOO_LARGE = '"{name}" in the ZIP file is {size:,} bytes; certificate files may be at most 64 KiB.'
+ENTRY_INFLATES_TOO_LARGE = (
+    '"{name}" in the ZIP file inflates to more than 64 KiB; certificate files may be at most 64 KiB.'
+)
+ENTRY_DAMAGED = (
+    '"{name}" in the ZIP file is damaged: it does not inflate to the size and checksum the archive '
+    "states. Make the ZIP again and upload it."
+)
+ENTRY_COMPRESSION_UNSUPPORTED = (
+    '"{name}" in the ZIP file is compressed with a method other than Deflate. '
+    "Make the ZIP with standard compression and upload it again."
+)
+ARCHIVE_TOO_LARGE = (
+    "The certificates in the ZIP file add up to more than 32 MiB uncompressed; a batch ZIP may hold "
+    "at most 32 MiB. Split it into several batches."
+)
+TOO_MANY_ENTRIES = (
+    "The ZIP file lists more than 20,000 entries; a batch ZIP may list at most 20,000. "
+    "Split it into several batches."
+)
 QUANTITY_OUT_OF_RANGE = "Choose between 1 and {limit:,} devices."
 PREFIX_TOO_LONG = (
     "With {count:,} devices the prefix may be at most {room} characters, so that names fit in 48."
@@ -81,9 +110,13 @@ def read_device_names(data: bytes, limit: int = MAX_DEVICES) -> list[str]:
 def read_certificate_zip(data: bytes, limit: int = MAX_DEVICES) -> list[CertificateFile]:
     """The certificate files in a ZIP, in name order; directories and other files are skipped.
 
-    Sizes are checked from the archive's directory before anything is inflated, so
-    a ZIP bomb is refused without being expanded.
+    Memory stays bounded whatever the archive claims: sizes from the directory are
+    checked before anything is inflated (a ZIP bomb is refused unexpanded), and each
+    entry is then inflated a chunk at a time and counted, so an entry whose header
+    understates its size stops at the limit instead of being inflated whole.
     """
+    if data.count(CENTRAL_DIRECTORY_SIGNATURE) > MAX_ARCHIVE_ENTRIES:
+        raise InputError(TOO_MANY_ENTRIES)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError, OSError):
@@ -104,24 +137,38 @@ def read_certificate_zip(data: bytes, limit: int = MAX_DEVICES) -> list[Certific
         for info in entries:
             if info.file_size > MAX_CERTIFICATE_BYTES:
                 raise InputError(ENTRY_TOO_LARGE.format(name=info.filename, size=info.file_size))
+            if info.compress_type not in READABLE_COMPRESSION:
+                raise InputError(ENTRY_COMPRESSION_UNSUPPORTED.format(name=info.filename))
+        if sum(info.file_size for info in entries) > MAX_ARCHIVE_BYTES:
+            raise InputError(ARCHIVE_TOO_LARGE)
         files = []
+        budget = MAX_ARCHIVE_BYTES
         for info in sorted(entries, key=lambda entry: entry.filename):
-            try:
-                content = archive.read(info)
-            # A sound directory can still hold an entry that does not inflate: zlib and
-            # lzma raise their own errors, and a stream that ends early is an EOFError.
-            except (
-                zipfile.BadZipFile,
-                OSError,
-                NotImplementedError,
-                RuntimeError,
-                EOFError,
-                zlib.error,
-                lzma.LZMAError,
-            ):
-                raise InputError(NOT_A_ZIP) from None
-            files.append(CertificateFile(name=info.filename, data=content[: MAX_CERTIFICATE_BYTES + 1]))
+            content = _inflate(archive, info, budget)
+            budget -= len(content)
+            files.append(CertificateFile(name=info.filename, data=content))
         return files
+
+
+def _inflate(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> bytes:
+    """One entry's bytes, read a bounded chunk at a time; refused past 64 KiB or the archive's budget."""
+    parts = []
+    size = 0
+    try:
+        with archive.open(info) as stream:
+            while chunk := stream.read(INFLATE_CHUNK_BYTES):
+                size += len(chunk)
+                if size > MAX_CERTIFICATE_BYTES:
+                    raise InputError(ENTRY_INFLATES_TOO_LARGE.format(name=info.filename))
+                if size > budget:
+                    raise InputError(ARCHIVE_TOO_LARGE)
+                parts.append(chunk)
+    # A sound directory can still hold an entry that does not inflate: zlib raises its
+    # own error, a stream that ends early is an EOFError, and an entry that inflates to
+    # more than its header says ends at the stated size with a wrong checksum (BadZipFile).
+    except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError, EOFError, zlib.error):
+        raise InputError(ENTRY_DAMAGED.format(name=info.filename)) from None
+    return b"".join(parts)
 
 
 def generated_names(quantity: int, prefix: str = "", limit: int = MAX_DEVICES) -> list[str]:

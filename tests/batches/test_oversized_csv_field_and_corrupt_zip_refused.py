@@ -40,7 +40,7 @@ def test_refuses_a_zip_whose_entry_cannot_be_inflated():
     with pytest.raises(inputs.InputError) as raised:
         inputs.read_certificate_zip(corrupt_deflate_zip())
 
-    assert raised.value.message == inputs.NOT_A_ZIP
+    assert raised.value.message == inputs.ENTRY_DAMAGED.format(name="dev_01.crt")
 
 
 @pytest.mark.django_db
@@ -76,7 +76,7 @@ def test_batch_page_refuses_a_corrupt_zip_and_stores_nothing(
         )
 
     assert response.status_code == 200
-    assert_field_error(response, "certificates_file", inputs.NOT_A_ZIP)
+    assert_field_error(response, "certificates_file", inputs.ENTRY_DAMAGED.format(name="dev_01.crt"))
     assert not DeviceBatch.objects.exists()
     assert not BatchRow.objects.exists()
     assert not Device.objects.exists()
