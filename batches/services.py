@@ -8,7 +8,6 @@ that dies half-way leaves every finished chunk complete and every other row pend
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 import tempfile
@@ -25,6 +24,7 @@ from accounts.locking import lock_account
 from broker.state import mark_access_changed
 from certificates import x509
 from iothub_console.errors import ServiceError
+from iothub_console.spreadsheet import SpreadsheetWriter
 from products import bundles, platform
 from products import services as product_services
 from products.models import Device, Product
@@ -364,8 +364,9 @@ def _write_devices(archive: zipfile.ZipFile, product: Product, device_ids: list[
 
 
 def _results_csv(batch: DeviceBatch) -> str:
+    """One line per row; cells a spreadsheet would run as formulas (a device named -2-3) are neutralised."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = SpreadsheetWriter(buffer)
     writer.writerow(["row", "device_name", "source_file", "result", "error_code", "message"])
     rows = batch.rows.order_by("number").values_list(
         "number", "device_name", "source_file", "result", "error_code", "message"
