@@ -4,8 +4,10 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_safe
 
 from iothub_console.errors import ServiceError
+from iothub_console.http import is_consuming_get, secret_withheld
 from products.views import get_product
 
 from . import services
@@ -70,11 +72,15 @@ def batch_progress(request: HttpRequest, pk: int) -> JsonResponse:
     return JsonResponse(services.progress(get_batch(request, pk)))
 
 
+@require_safe
 def batch_results(request: HttpRequest, pk: int) -> HttpResponse:
     batch = get_batch(request, pk)
     if not batch.is_finished:
         messages.error(request, "The results can be downloaded when the batch has finished.")
         return redirect(batch)
+    if not is_consuming_get(request):
+        # Building the archive takes the generated private keys: only the user's own GET may.
+        return secret_withheld(request)
     archive = services.results_archive(batch=batch)
     response = FileResponse(
         archive,
