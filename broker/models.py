@@ -35,7 +35,7 @@ class BrokerCommand(models.Model):
     # A client id (kick), a Product ID (kick_prefix) or the device's client id (publish).
     target = models.CharField(max_length=64)
     # Null: every broker. A publish goes to the broker holding the device's connection.
-    broker_id = models.CharField(max_length=255, null=True, blank=True)
+    broker_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     # For a publish: {"topic", "payload_base64", "qos", "retain"}.
     payload = models.JSONField(default=dict, blank=True)
 

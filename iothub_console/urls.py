@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("certificates/", include("certificates.urls")),
     path("products/", include("products.urls")),
+    path("broker/v1/", include("broker.urls")),
     path("", include("batches.urls")),
     path("admin/", admin.site.urls),
 ]

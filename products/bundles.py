@@ -6,6 +6,10 @@ without a database and reused by the console and batch downloads alike.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
 import io
 import json
 import secrets
@@ -13,11 +17,19 @@ import string
 import zipfile
 from dataclasses import dataclass
 
-# Tencent's username is <ClientId>;<sdkappid>;<connid>;<expiry>. The broker checks
-# the certificate, not the username, but Tencent's SDKs and scripts expect the shape.
+# Tencent's username is <ClientId>;<sdkappid>;<connid>;<expiry>. For certificate
+# devices the broker checks the certificate, not the username, but Tencent's SDKs
+# and scripts expect the shape; for Key devices the password is an HMAC of it.
 SDK_APP_ID = "12010126"
 # Far in the future: the username carries no credential for certificate devices.
 USERNAME_EXPIRY = 4102444800  # 2100-01-01T00:00:00Z
+CONNECTION_ID_LENGTH = 5
+HMAC_SHA256 = "hmacsha256"
+HMAC_SHA1 = "hmacsha1"
+HMAC_ALGORITHMS = {HMAC_SHA256: hashlib.sha256, HMAC_SHA1: hashlib.sha1}
+# A Key device's bundle carries a password this long-lived; the device page's
+# Generate Credentials makes one for any other span.
+BUNDLE_CREDENTIALS_SECONDS = 365 * 24 * 3600
 CA_FILE = "root-ca.crt"
 DEVICE_CA_FILE = "device-ca.crt"
 
@@ -57,11 +69,52 @@ def bundle_filename(product_id: str, device_name: str) -> str:
     return f"{product_id}_{device_name}.zip".replace(":", "_")
 
 
-def mqtt_username(client_id: str, connection_id: str | None = None) -> str:
+def mqtt_username(client_id: str, connection_id: str | None = None, expiry: int = USERNAME_EXPIRY) -> str:
+    """Tencent's username; `expiry` is a Unix time in seconds."""
     connection_id = connection_id or "".join(
-        secrets.choice(string.ascii_letters + string.digits) for _ in range(5)
+        secrets.choice(string.ascii_letters + string.digits) for _ in range(CONNECTION_ID_LENGTH)
     )
-    return f"{client_id};{SDK_APP_ID};{connection_id};{USERNAME_EXPIRY}"
+    return f"{client_id};{SDK_APP_ID};{connection_id};{expiry}"
+
+
+def mqtt_password(username: str, psk: str, algorithm: str = HMAC_SHA256) -> str:
+    """Tencent's Key-device password: hex HMAC of the username keyed with the decoded PSK.
+
+    The console writes it (bundles, Generate Credentials) and the broker's decision
+    recomputes it with this same function. A PSK that is not base64 raises ValueError.
+    """
+    try:
+        key = base64.b64decode(psk, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("the PSK is not base64") from None
+    digest = hmac.new(key, username.encode("utf-8"), HMAC_ALGORITHMS[algorithm]).hexdigest()
+    return f"{digest};{algorithm}"
+
+
+@dataclass(frozen=True)
+class KeyCredentials:
+    """What an MQTT client needs to sign in as a Key device until `expiry`."""
+
+    client_id: str
+    username: str
+    password: str
+    expiry: int  # Unix seconds
+
+
+def key_credentials(
+    client_id: str,
+    psk: str,
+    expiry: int,
+    connection_id: str | None = None,
+    algorithm: str = HMAC_SHA256,
+) -> KeyCredentials:
+    username = mqtt_username(client_id, connection_id, expiry)
+    return KeyCredentials(
+        client_id=client_id,
+        username=username,
+        password=mqtt_password(username, psk, algorithm),
+        expiry=expiry,
+    )
 
 
 def device_info(bundle: DeviceBundleInput, username: str) -> dict:

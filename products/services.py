@@ -24,6 +24,7 @@ from iothub_console.errors import ServiceError
 
 from . import bundles, platform
 from .models import Device, Product, new_product_id
+from .signals import revoke_access
 
 PRODUCT_NAME_PATTERN = re.compile(r"[A-Za-z0-9_\-@]{1,40}")
 DEVICE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_\-:]{1,48}")
@@ -166,12 +167,16 @@ def delete_product(*, product: Product) -> None:
         if count:
             raise ServiceError(DEVICES_EXIST_CODE, PRODUCT_HAS_DEVICES.format(name=product.name, count=count))
         product.delete()
+        revoke_access(product_ids=[product.product_id])
 
 
 def set_products_forbidden(*, products: list[Product], forbidden: bool) -> None:
-    Product.objects.filter(pk__in=[product.pk for product in products]).update(
-        forbidden=forbidden, last_updated=timezone.now()
-    )
+    with transaction.atomic():
+        Product.objects.filter(pk__in=[product.pk for product in products]).update(
+            forbidden=forbidden, last_updated=timezone.now()
+        )
+        if forbidden:
+            revoke_access(product_ids=[product.product_id for product in products])
     mark_access_changed()
 
 
@@ -433,18 +438,28 @@ def _store_certificate(device: Device, certificate) -> None:
 
 
 def set_devices_enabled(*, product: Product, names: list[str], enabled: bool) -> int:
-    changed = Device.objects.filter(product=product, name__in=names).update(
-        enabled=enabled, last_updated=timezone.now()
-    )
+    devices = Device.objects.filter(product=product, name__in=names)
+    with transaction.atomic():
+        switched = list(devices.exclude(enabled=enabled).values_list("name", flat=True))
+        changed = devices.update(enabled=enabled, last_updated=timezone.now())
+        if not enabled:
+            revoke_access(client_ids=[f"{product.product_id}{name}" for name in switched])
     mark_access_changed()
     return changed
 
 
 def delete_device(*, device: Device) -> None:
     with transaction.atomic():
+        # Locked and read again: an online device leaves its product's online count too.
+        online = Device.objects.select_for_update().filter(pk=device.pk).values_list("online", flat=True).first()
         deleted, _ = Device.objects.filter(pk=device.pk).delete()
         if deleted:
             count_devices(device.product, -1)
+            if online:
+                Product.objects.filter(pk=device.product_id, online_count__gt=0).update(
+                    online_count=F("online_count") - 1
+                )
+            revoke_access(client_ids=[device.client_id])
 
 
 def get_product(*, owner: AbstractBaseUser, product_id: str) -> Product:

@@ -1,0 +1,126 @@
+"""The reads behind the broker endpoints: a few indexed queries, whatever the fleet's size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Max
+
+from products.models import Device, PlatformCA
+
+from . import decisions
+from .models import BrokerCommand
+
+
+@dataclass(frozen=True)
+class DecisionInput:
+    """The device a client id names, as a decision needs it, and its row's id."""
+
+    device_pk: int
+    record: decisions.DeviceRecord
+
+
+PLATFORM_CA_NAME = "Platform CA"
+
+
+def device_for_client_id(client_id: str) -> DecisionInput | None:
+    """The device, its product and its CA in one query (two for Platform-CA products).
+
+    The lookup is the unique (product, name) index reached through the product's
+    unique Product ID.
+    """
+    parts = decisions.split_client_id(client_id)
+    if parts is None:
+        return None
+    product_id, name = parts
+    row = (
+        Device.objects.filter(product__product_id=product_id, name=name)
+        .values(
+            "pk",
+            "enabled",
+            "psk",
+            "certificate_fingerprint",
+            "product__name",
+            "product__forbidden",
+            "product__auth_method",
+            "product__ca_certificate__name",
+            "product__ca_certificate__certificate_pem",
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    uses_certificates = row["product__auth_method"] == "certificate"
+    ca_name, ca_pem = (
+        row["product__ca_certificate__name"] or "",
+        row["product__ca_certificate__certificate_pem"],
+    )
+    if uses_certificates and ca_pem is None:
+        ca_name, ca_pem = PLATFORM_CA_NAME, platform_device_ca_pem()
+    fingerprint = row["certificate_fingerprint"]
+    return DecisionInput(
+        device_pk=row["pk"],
+        record=decisions.DeviceRecord(
+            product_id=product_id,
+            product_name=row["product__name"],
+            device_name=name,
+            enabled=row["enabled"],
+            product_forbidden=row["product__forbidden"],
+            uses_certificates=uses_certificates,
+            ca_name=ca_name,
+            ca_pem=ca_pem or "",
+            certificate_fingerprints=(fingerprint,) if fingerprint else (),
+            psk=row["psk"] if not uses_certificates else "",
+        ),
+    )
+
+
+def platform_device_ca_pem() -> str:
+    """The Platform device CA's certificate; empty before the console made one (no device has it then)."""
+    return (
+        PlatformCA.objects.filter(kind=PlatformCA.Kind.DEVICE)
+        .values_list("certificate_pem", flat=True)
+        .first()
+        or ""
+    )
+
+
+COMMANDS_PER_POLL = 1000
+
+
+def pending_commands(broker: str, after: int | None) -> dict:
+    """What `broker` must do since command `after`, in the shape the plugin reads.
+
+    Without `after` (a broker starting) only the cursor: what came before concerned
+    connections the broker does not have. The cursor is the newest row seen, also
+    rows addressed to other brokers, so they are not read again.
+    """
+    answer: dict = {"cursor": after or 0, "kick": [], "kick_prefixes": [], "publish": []}
+    if after is None:
+        answer["cursor"] = _newest_command_id()
+        return answer
+    rows = list(
+        BrokerCommand.objects.filter(id__gt=after)
+        .order_by("id")
+        .values_list("id", "kind", "target", "broker_id", "payload")[:COMMANDS_PER_POLL]
+    )
+    if not rows:
+        # A cursor beyond the newest row means the table was emptied (a new database):
+        # start again from its newest row rather than wait for ids to catch up.
+        answer["cursor"] = min(after, _newest_command_id())
+        return answer
+    for _, kind, target, broker_id, payload in rows:
+        if broker_id is not None and broker_id != broker:
+            continue
+        if kind == BrokerCommand.Kind.KICK:
+            answer["kick"].append(target)
+        elif kind == BrokerCommand.Kind.KICK_PREFIX:
+            answer["kick_prefixes"].append(target)
+        elif kind == BrokerCommand.Kind.PUBLISH:
+            answer["publish"].append(payload)
+    answer["cursor"] = rows[-1][0]
+    return answer
+
+
+def _newest_command_id() -> int:
+    return BrokerCommand.objects.aggregate(newest=Max("id"))["newest"] or 0
