@@ -1,11 +1,15 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+
+
+def stalled_after() -> timedelta:
+    return timedelta(seconds=settings.IOTHUB_BATCH_STALLED_SECONDS)
 
 
 class DeviceBatch(models.Model):
@@ -34,6 +38,12 @@ class DeviceBatch(models.Model):
     failed = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     task_id = models.CharField(max_length=64, blank=True)
+    # Which queued task may run the batch: a new one is drawn when the batch is queued
+    # again (Resume), and a task holding an older one stops before its next write.
+    lease = models.CharField(max_length=32, blank=True)
+    # The running task's last sign of life; a running batch without one for a while
+    # lost its worker (killed, machine gone) and may be resumed.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
@@ -59,6 +69,18 @@ class DeviceBatch(models.Model):
     @property
     def percent(self) -> int:
         return 100 if not self.total else int(100 * self.processed / self.total)
+
+    def is_stalled(self, now: datetime | None = None) -> bool:
+        """Running, but its worker has given no sign of life for the stall interval."""
+        if self.status != self.Status.RUNNING:
+            return False
+        last_sign = self.heartbeat_at or self.last_updated
+        return last_sign < (now or timezone.now()) - stalled_after()
+
+    @property
+    def can_resume(self) -> bool:
+        """Nothing is running it: its worker died, or it stopped at an error with rows left to do."""
+        return self.is_stalled() or (self.status == self.Status.FAILED and self.processed < self.total)
 
     def seconds_left(self, now=None) -> int | None:
         """From the rate so far; None until there is a rate to go by."""

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import io
 import logging
+import secrets
 import tempfile
+import time
 import zipfile
 from collections.abc import Iterable
 
 from cryptography import x509 as cx509
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from accounts.locking import lock_account
@@ -29,7 +32,7 @@ from products import bundles, platform
 from products import services as product_services
 from products.models import Device, Product
 
-from .models import BatchRow, DeviceBatch
+from .models import BatchRow, DeviceBatch, stalled_after
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +57,24 @@ CERTIFICATE_FOR_OTHER_PRODUCT = (
     "so it does not name a device of this product."
 )
 BATCH_FAILED = "The batch stopped at an unexpected error ({error}); the devices created before it are kept."
+BATCH_INTERRUPTED = (
+    "The batch was interrupted ({error}: its worker was stopped); the devices created before it are kept. "
+    "Resume finishes it."
+)
+BATCH_NOT_RESUMABLE_CODE = "FailedOperation.BatchNotResumable"
+BATCH_NOT_RESUMABLE = (
+    "Only a batch that stopped can be resumed: this one is queued, running or finished. "
+    "A running batch whose worker died can be resumed {seconds} seconds after its last progress."
+)
+BATCH_STALLED = (
+    "No progress for more than {seconds} seconds: the worker running this batch has stopped. "
+    "Resume queues it again; it carries on without repeating the devices already created."
+)
+BATCH_RESUMED = "Batch queued again: it carries on from the rows not yet done."
+
+
+class _Superseded(Exception):
+    """The batch was queued again (Resume) while this task ran: the newer task carries on."""
 
 
 def start_batch(
@@ -74,7 +95,7 @@ def start_batch(
         )
     with transaction.atomic():
         batch = DeviceBatch.objects.create(
-            owner=owner, product=product, kind=kind, source_name=source_name[:255]
+            owner=owner, product=product, kind=kind, source_name=source_name[:255], lease=_new_lease()
         )
         if kind == DeviceBatch.Kind.CERTIFICATES:
             rows = [
@@ -90,7 +111,7 @@ def start_batch(
         batch.total = len(rows)
         batch.processed = batch.failed = sum(1 for row in rows if row.result == BatchRow.Result.FAILED)
         batch.save(update_fields=["total", "processed", "failed", "last_updated"])
-        transaction.on_commit(lambda: _enqueue(batch.pk))
+        transaction.on_commit(lambda: _enqueue(batch.pk, batch.lease))
     return batch
 
 
@@ -118,21 +139,102 @@ def _check_kind_fits_product(kind: str, product: Product) -> None:
         )
 
 
-def _enqueue(batch_id: int) -> None:
+def _new_lease() -> str:
+    return secrets.token_hex(16)
+
+
+def _enqueue(batch_id: int, lease: str) -> None:
     from .tasks import run_device_batch
 
-    result = run_device_batch.enqueue(batch_id)
-    DeviceBatch.objects.filter(pk=batch_id).update(task_id=str(result.id)[:64])
+    result = run_device_batch.enqueue(batch_id, lease)
+    DeviceBatch.objects.filter(pk=batch_id, lease=lease).update(task_id=str(result.id)[:64])
 
 
-def run_batch(batch_id: int) -> None:
-    """Create the batch's pending devices, chunk by chunk; mark the batch finished or failed."""
+def resume_batch(*, batch: DeviceBatch) -> DeviceBatch:
+    """Queue a stopped batch again; its task carries on from the pending rows.
+
+    The new lease retires the task that ran it before: if that task is only slow,
+    not dead, it stops at its next write instead of racing the new one.
+    """
+    with transaction.atomic():
+        locked = DeviceBatch.objects.select_for_update().get(pk=batch.pk)
+        if not locked.can_resume:
+            raise ServiceError(
+                BATCH_NOT_RESUMABLE_CODE,
+                BATCH_NOT_RESUMABLE.format(seconds=settings.IOTHUB_BATCH_STALLED_SECONDS),
+            )
+        lease = _new_lease()
+        DeviceBatch.objects.filter(pk=locked.pk).update(
+            status=DeviceBatch.Status.QUEUED,
+            lease=lease,
+            heartbeat_at=None,
+            error="",
+            finished_at=None,
+            last_updated=timezone.now(),
+        )
+        transaction.on_commit(lambda: _enqueue(locked.pk, lease))
+    locked.refresh_from_db()
+    return locked
+
+
+def resume_stalled_batches() -> list[int]:
+    """Queue again every running batch whose worker has given no sign of life; what a starting worker does."""
+    cutoff = timezone.now() - stalled_after()
+    stalled = DeviceBatch.objects.filter(status=DeviceBatch.Status.RUNNING).filter(
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, last_updated__lt=cutoff)
+    )
+    resumed = []
+    for batch in stalled.only("pk"):
+        try:
+            resume_batch(batch=batch)
+        except ServiceError:  # it came back to life, or another worker resumed it first
+            continue
+        logger.warning("Batch %s had stalled (its worker died); queued again", batch.pk)
+        resumed.append(batch.pk)
+    return resumed
+
+
+class _Heartbeat:
+    """Shows the batch is alive every quarter of the stall interval, and notices when it was superseded."""
+
+    def __init__(self, batch_id: int, lease: str) -> None:
+        self.batch_id = batch_id
+        self.lease = lease
+        self.interval = settings.IOTHUB_BATCH_STALLED_SECONDS / 4
+        self.last = time.monotonic()
+
+    def beat(self) -> None:
+        if time.monotonic() - self.last < self.interval:
+            return
+        if not self.batch().update(heartbeat_at=timezone.now()):
+            raise _Superseded
+        self.last = time.monotonic()
+
+    def batch(self) -> QuerySet[DeviceBatch]:
+        """The batch, as long as this task's lease holds."""
+        return DeviceBatch.objects.filter(pk=self.batch_id, lease=self.lease)
+
+
+def run_batch(batch_id: int, lease: str | None = None) -> None:
+    """Create the batch's pending devices, chunk by chunk; mark the batch finished or failed.
+
+    A task whose lease is no longer the batch's (the batch was resumed and handed to
+    a newer task) does nothing; without a lease (a direct call) the batch's own is used.
+    """
     batch = DeviceBatch.objects.select_related("product__ca_certificate", "owner").get(pk=batch_id)
     if batch.is_finished:
         return
-    DeviceBatch.objects.filter(pk=batch.pk).update(
-        status=DeviceBatch.Status.RUNNING, started_at=batch.started_at or timezone.now()
-    )
+    heartbeat = _Heartbeat(batch.pk, batch.lease if lease is None else lease)
+    if (
+        not heartbeat.batch()
+        .exclude(status__in=[DeviceBatch.Status.SUCCEEDED, DeviceBatch.Status.FAILED])
+        .update(
+            status=DeviceBatch.Status.RUNNING,
+            started_at=batch.started_at or timezone.now(),
+            heartbeat_at=timezone.now(),
+        )
+    ):
+        return
     try:
         product = batch.product
         authority = platform.device_ca() if product.uses_platform_ca else None
@@ -145,18 +247,24 @@ def run_batch(batch_id: int) -> None:
             rows = list(batch.rows.filter(result=BatchRow.Result.PENDING).order_by("number")[:CHUNK_SIZE])
             if not rows:
                 break
-            _process_chunk(batch, product, rows, authority, issuer)
-    except Exception as error:  # the batch must end marked failed, whatever broke
+            _process_chunk(batch, product, rows, authority, issuer, heartbeat)
+    except _Superseded:
+        logger.info("Batch %s was resumed by another task; this one stops", batch_id)
+        return
+    # BaseException: a worker stopped by Ctrl-C or SIGTERM raises KeyboardInterrupt or
+    # SystemExit here, and the batch must not be left looking as if it were running.
+    except BaseException as error:
         logger.exception("Batch %s failed", batch_id)
-        DeviceBatch.objects.filter(pk=batch.pk).update(
+        template = BATCH_FAILED if isinstance(error, Exception) else BATCH_INTERRUPTED
+        heartbeat.batch().update(
             status=DeviceBatch.Status.FAILED,
-            error=BATCH_FAILED.format(error=f"{type(error).__name__}: {error}"[:500]),
+            error=template.format(error=f"{type(error).__name__}: {error}"[:500]),
             finished_at=timezone.now(),
         )
+        if not isinstance(error, Exception):
+            raise
         return
-    DeviceBatch.objects.filter(pk=batch.pk).update(
-        status=DeviceBatch.Status.SUCCEEDED, finished_at=timezone.now()
-    )
+    heartbeat.batch().update(status=DeviceBatch.Status.SUCCEEDED, finished_at=timezone.now())
 
 
 def _process_chunk(
@@ -165,9 +273,11 @@ def _process_chunk(
     rows: list[BatchRow],
     authority: platform.Authority | None,
     issuer: cx509.Certificate | None,
+    heartbeat: _Heartbeat,
 ) -> None:
     prepared: list[tuple[BatchRow, Device]] = []
     for row in rows:
+        heartbeat.beat()
         try:
             name, credentials = _device_name_and_credentials(row, product)
             device = product_services.prepare_device(
@@ -192,9 +302,14 @@ def _process_chunk(
             row.certificate_data = b""
         _save_results(rows)
         failures = sum(1 for row in rows if row.result == BatchRow.Result.FAILED)
-        DeviceBatch.objects.filter(pk=batch.pk).update(
-            processed=F("processed") + len(rows), failed=F("failed") + failures, last_updated=timezone.now()
-        )
+        now = timezone.now()
+        if not heartbeat.batch().update(
+            processed=F("processed") + len(rows),
+            failed=F("failed") + failures,
+            heartbeat_at=now,
+            last_updated=now,
+        ):
+            raise _Superseded  # rolls back the chunk: the task that resumed the batch does these rows
         if to_create:
             # bulk_create sends no signals, so tell the broker here, once per chunk.
             mark_access_changed()
@@ -312,6 +427,8 @@ def progress(batch: DeviceBatch) -> dict:
         "seconds_left": batch.seconds_left(),
         "finished": batch.is_finished,
         "error": batch.error,
+        "stalled": batch.is_stalled(),
+        "can_resume": batch.can_resume,
     }
 
 

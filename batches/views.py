@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_POST, require_safe
 
 from iothub_console.errors import ServiceError
 from iothub_console.http import is_consuming_get, secret_withheld
@@ -64,8 +65,21 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "product": batch.product,
             "progress": services.progress(batch),
             "failed_rows": failed_rows,
+            "stalled_message": services.BATCH_STALLED.format(seconds=settings.IOTHUB_BATCH_STALLED_SECONDS),
         },
     )
+
+
+@require_POST
+def batch_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_batch(request, pk)
+    try:
+        services.resume_batch(batch=batch)
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, services.BATCH_RESUMED)
+    return redirect(batch)
 
 
 def batch_progress(request: HttpRequest, pk: int) -> JsonResponse:

@@ -10,12 +10,10 @@ import hmac
 import os
 import secrets
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from cryptography.fernet import Fernet
-from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
@@ -105,13 +103,10 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
-    "axes",
-    "csp",
     "iothub_console",
     "crispy_forms",
     "crispy_bootstrap5",
     "django_tasks",
-    "django_tasks_db",
     "accounts",
     "certificates",
     "products",
@@ -122,7 +117,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -131,8 +125,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
-    # Last: it turns a locked-out sign-in into the sign-in page saying so.
-    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "iothub_console.urls"
@@ -180,21 +172,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Sign-in throttling (django-axes): after IOTHUB_SIGNIN_FAILURE_LIMIT failures for
-# one account, or from one address, sign-in is refused there (even with the right
-# password) for IOTHUB_SIGNIN_COOLOFF_MINUTES. The API's signed requests do not
-# sign in, so the API door is not throttled by this.
-AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
-AXES_FAILURE_LIMIT = env_int("IOTHUB_SIGNIN_FAILURE_LIMIT", 5)
-AXES_COOLOFF_TIME = timedelta(minutes=env_int("IOTHUB_SIGNIN_COOLOFF_MINUTES", 15))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_address"
-AXES_LOCKOUT_CALLABLE = "accounts.throttling.locked_out"
-
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -222,43 +199,9 @@ if DEBUG:
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
-# Uploads stay in memory, never in the temporary directory, so an upload cut off
-# half-way (or a killed server) leaves no file behind. The largest legitimate
-# upload is a batch's certificate ZIP (64 MiB, refused above that by its form with
-# a message); a request bigger than that and its other fields carries no file at
-# all, so memory per request stays bounded.
-FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
-FILE_UPLOAD_MAX_MEMORY_SIZE = 65 * 1024 * 1024
-DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
-
-# Production behind a TLS-terminating proxy (IOTHUB_BEHIND_TLS_PROXY=true): the
-# proxy says the scheme in X-Forwarded-Proto; cookies are Secure, plain HTTP is
-# redirected, and browsers are told to use HTTPS only for a year (HSTS).
-IOTHUB_BEHIND_TLS_PROXY = env_bool("IOTHUB_BEHIND_TLS_PROXY", False)
-if IOTHUB_BEHIND_TLS_PROXY:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_SSL_REDIRECT = True
-    # The broker's plugin calls the console directly on loopback, not through the proxy.
-    SECURE_REDIRECT_EXEMPT = [r"^broker/v1/"]
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = 365 * 24 * 3600
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("IOTHUB_HSTS_INCLUDE_SUBDOMAINS", True)
-    SECURE_HSTS_PRELOAD = env_bool("IOTHUB_HSTS_PRELOAD", True)
-
-# Content-Security-Policy: the console's pages load scripts, styles, fonts and
-# images from the console alone, with no inline script or style. Bootstrap draws
-# its form controls' icons as data: SVG images.
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": [SELF],
-        "img-src": [SELF, "data:"],
-        "object-src": [NONE],
-        "base-uri": [SELF],
-        "form-action": [SELF],
-        "frame-ancestors": [NONE],
-    }
-}
+# Uploaded certificates are small; anything bigger is refused by the form with a
+# clear message, and this keeps such files in memory rather than on disk.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 # Background tasks (Django's Tasks API through the django-tasks backport). The
 # database backend needs nothing else; `manage.py db_worker` runs its tasks. For
@@ -269,11 +212,19 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+# After batches, whose db_worker and rqworker commands (the same, resuming batches
+# whose worker died) take the place of the backends' own.
+INSTALLED_APPS += ["django_tasks_db"]
 if TASKS["default"]["BACKEND"].startswith("django_tasks_rq."):
     # Redis through RQ (`pip install django-tasks-rq`; workers: `manage.py rqworker
     # --job-class django_tasks_rq.Job default`).
     INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
     RQ_QUEUES = {"default": {"URL": os.environ.get("IOTHUB_REDIS_URL", "redis://127.0.0.1:6379/0")}}
+# A running batch whose worker gave no sign of life for this long (killed, machine
+# gone) is queued again by the next worker, or by the Resume button on its page.
+IOTHUB_BATCH_STALLED_SECONDS = env_int("IOTHUB_BATCH_STALLED_SECONDS", 60)
+if IOTHUB_BATCH_STALLED_SECONDS < 1:
+    raise ImproperlyConfigured("IOTHUB_BATCH_STALLED_SECONDS must be at least 1")
 
 # Product settings.
 IOTHUB_ALLOW_SIGNUP = env_bool("IOTHUB_ALLOW_SIGNUP", True)

@@ -38,6 +38,8 @@ document.querySelectorAll("[data-batch-progress]").forEach((card) => {
     set("[data-progress-succeeded]", data.succeeded);
     set("[data-progress-failed]", data.failed);
     set("[data-progress-eta]", data.finished ? "—" : data.seconds_left === null ? "estimating…" : `about ${data.seconds_left} s`);
+    document.querySelector("[data-progress-resume]").hidden = !data.can_resume;
+    document.querySelector("[data-progress-stalled]").classList.toggle("d-none", !data.stalled);
     if (data.finished) {
       window.location.reload(); // shows the final status, failed rows and the download
       return;

@@ -78,7 +78,8 @@ def test_generates_random_names_with_platform_ca_certificates(
     assert (batch.total, batch.processed, batch.failed) == (5, 0, 0)
     task = DBTaskResult.objects.get()
     assert batch.task_id == str(task.id)
-    assert task.args_kwargs["args"] == [batch.pk] and task.task_path == "batches.tasks.run_device_batch"
+    assert task.args_kwargs["args"] == [batch.pk, batch.lease] and len(batch.lease) == 32
+    assert task.task_path == "batches.tasks.run_device_batch"
     assert not Device.objects.exists()
 
     services.run_batch(batch.pk)

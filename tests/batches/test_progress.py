@@ -30,6 +30,8 @@ PROGRESS_KEYS = {
     "seconds_left",
     "finished",
     "error",
+    "stalled",
+    "can_resume",
 }
 
 
@@ -64,6 +66,8 @@ def test_a_queued_batch_reports_nothing_done_yet(signed_in_client, batch):
         "seconds_left": None,
         "finished": False,
         "error": "",
+        "stalled": False,
+        "can_resume": False,
     }
     page = text(signed_in_client.get(batch.get_absolute_url()))
     assert '<span class="badge text-bg-secondary">Queued</span>' in page

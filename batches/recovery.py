@@ -1,0 +1,40 @@
+"""What a worker does besides running tasks: queue again the batches whose worker died.
+
+A killed worker (SIGKILL, a machine gone) leaves its batch running with nobody
+running it. Every worker, while it runs, looks for running batches that have given
+no sign of life for IOTHUB_BATCH_STALLED_SECONDS, at its start and then twice per
+interval, and resumes them (`services.resume_stalled_batches`); the task queue then
+hands the batch to whichever worker is free.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from django.conf import settings
+from django.db import connection
+
+from . import services
+
+logger = logging.getLogger(__name__)
+
+
+def watch_for_stalled_batches() -> threading.Thread:
+    """Start the watch in a daemon thread, which ends with the worker process."""
+    watch = threading.Thread(target=_watch, name="stalled-batch-watch", daemon=True)
+    watch.start()
+    return watch
+
+
+def _watch() -> None:
+    pause = settings.IOTHUB_BATCH_STALLED_SECONDS / 2
+    while True:
+        try:
+            services.resume_stalled_batches()
+        except Exception:  # a database hiccup must not end the watch; the next round retries
+            logger.exception("Looking for stalled batches failed")
+        finally:
+            connection.close()  # this thread's own connection, not held between rounds
+        time.sleep(pause)
