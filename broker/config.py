@@ -1,44 +1,41 @@
-"""Mosquitto's configuration and ACL as text, from plain values (no Django)."""
+"""Mosquitto's configuration as text, from plain values (no Django)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 CONF_FILE = "mosquitto.conf"
-ACL_FILE = "acl"
-CA_FILE = "trusted-cas.pem"
+CA_DIRECTORY = "trusted-cas"
 SERVER_CERT_FILE = "server.crt"
 SERVER_KEY_FILE = "server.key"
+TOKEN_FILE = "broker.token"  # noqa: S105  (a file name, not the token)
+PLUGIN_FILE = "iothub_auth.so"
 LOG_FILE = "mosquitto.log"
 
 
 @dataclass(frozen=True)
-class DeviceGrant:
-    """One enabled device: its certificate CN is its username, and its topics are its own."""
+class BrokerOptions:
+    """Where a broker listens and which console it asks."""
 
-    client_id: str  # ProductId + DeviceName, the certificate's Common Name
-    topic_prefix: str  # ProductId/DeviceName/
+    bind_address: str
+    port: int  # certificate devices: a client certificate is required
+    key_port: int  # Key devices: TLS with server authentication only
+    console_url: str
+    broker_id: str
 
 
-def render_acl(grants: Iterable[DeviceGrant]) -> str:
-    lines = [
-        "# Written by IoT Hub Console; rewritten whenever devices change.",
-        "# Each enabled device may use <ProductId>/<DeviceName>/# and nothing else.",
-        "",
+def render_mosquitto_conf(directory: Path, options: BrokerOptions) -> str:
+    """Two TLS listeners and the plugin; every file named lives in `directory`."""
+    tls = [
+        f"certfile {directory / SERVER_CERT_FILE}",
+        f"keyfile {directory / SERVER_KEY_FILE}",
+        "tls_version tlsv1.2",
     ]
-    for grant in grants:
-        lines.append(f"user {grant.client_id}")
-        lines.append(f"topic readwrite {grant.topic_prefix}#")
-        lines.append("")
-    return "\n".join(lines)
-
-
-def render_mosquitto_conf(directory: Path, *, bind_address: str, port: int) -> str:
     return "\n".join(
         [
-            "# Written by IoT Hub Console: the console is the source of truth.",
+            "# Written by IoT Hub Console. The console decides every connection; the",
+            "# iothub_auth plugin asks it and enforces the topics it answers with.",
             "per_listener_settings false",
             "persistence false",
             "allow_anonymous false",
@@ -48,18 +45,24 @@ def render_mosquitto_conf(directory: Path, *, bind_address: str, port: int) -> s
             "log_type notice",
             "log_type information",
             "connection_messages true",
-            f"acl_file {directory / ACL_FILE}",
+            f"plugin {directory / PLUGIN_FILE}",
+            f"plugin_opt_console_url {options.console_url}",
+            f"plugin_opt_token_file {directory / TOKEN_FILE}",
+            f"plugin_opt_broker_id {options.broker_id}",
             "",
-            f"listener {port} {bind_address}",
+            "# Certificate devices. The TLS layer checks the chain against every CA a product",
+            "# uses; the console then checks it against the device's own product's CA. Not",
+            "# use_identity_as_username: with it, Mosquitto would skip the plugin.",
+            f"listener {options.port} {options.bind_address}",
             "protocol mqtt",
-            f"cafile {directory / CA_FILE}",
-            f"certfile {directory / SERVER_CERT_FILE}",
-            f"keyfile {directory / SERVER_KEY_FILE}",
-            "tls_version tlsv1.2",
+            *tls,
+            f"capath {directory / CA_DIRECTORY}",
             "require_certificate true",
-            # The client certificate's CN (ProductId + DeviceName) becomes the
-            # username the ACL is keyed on; a client cannot claim another name.
-            "use_identity_as_username true",
+            "",
+            "# Key devices: username and password (Tencent's HMAC scheme), checked by the console.",
+            f"listener {options.key_port} {options.bind_address}",
+            "protocol mqtt",
+            *tls,
             "",
         ]
     )

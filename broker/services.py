@@ -1,19 +1,25 @@
-"""Keeping a Mosquitto broker in step with the console.
+"""Running Mosquitto with the iothub_auth plugin: the console decides, the broker enforces.
 
-`write_configuration` writes the files; `BrokerSupervisor` runs Mosquitto on them and,
-when the console's devices, products or CAs change, rewrites them and makes the
-running broker pick them up.
+`write_configuration` puts everything Mosquitto reads into one state directory (its
+configuration, the server certificate, the trusted CAs, the console's token and the
+plugin); `Broker` runs Mosquitto on it. Who may connect is not written anywhere: the
+plugin asks the console at every CONNECT and polls it for revocations. Only the CAs the
+TLS layer accepts live in files, as a `capath` directory that OpenSSL reads when a chain
+needs a CA, so a newly bound CA is trusted without restarting the broker.
 """
 
 from __future__ import annotations
 
 import grp
+import hashlib
 import logging
 import os
+import pwd
 import shutil
-import signal
+import socket
+import stat
 import subprocess
-from collections.abc import Iterator
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -21,54 +27,67 @@ from pathlib import Path
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from certificates import issuance
 from products import platform
-from products.models import Device, Product
+from products.models import Product
 
 from . import config
-from .state import current_version
 
 logger = logging.getLogger(__name__)
 
 BROKER_USER = "mosquitto"
+PLUGIN_SOURCE = Path(__file__).resolve().parent / "plugin"
+# Where the broker's files go when the requested directory is out of the mosquitto user's reach.
+FALLBACK_ROOT = Path("/var/lib/iothub-console")
 # A server certificate is renewed this long before it expires.
 SERVER_CERT_RENEW_BEFORE = timedelta(days=30)
+START_TIMEOUT = 10.0
+
+PLUGIN_BUILD_FAILED = "The broker plugin did not build (make -C {path}):\n{output}"
+MOSQUITTO_MISSING = "mosquitto is not installed: run ./scripts/install-system-packages (as root)."
+UNREACHABLE_DIRECTORY = (
+    "User mosquitto cannot enter {blocked}, so Mosquitto could not read its files in {directory}. "
+    "Fix: chmod o+x {blocked}, or set IOTHUB_BROKER_DIR to a directory user mosquitto can enter."
+)
+MOSQUITTO_EXITED = "Mosquitto exited with code {code}: {line}"
+NOT_LISTENING = "Mosquitto did not listen on port {port} within {timeout:.0f} s; see {log}."
 
 
-def device_grants(account: AbstractBaseUser | None = None) -> Iterator[config.DeviceGrant]:
-    """Every enabled certificate device of a product that is not forbidden (of `account`, if given)."""
-    devices = Device.objects.filter(
-        enabled=True,
-        product__forbidden=False,
-        product__auth_method=Product.AuthMethod.CERTIFICATE,
+class BrokerError(Exception):
+    """Something a user must fix before the broker can run; the message says what."""
+
+
+def build_plugin() -> Path:
+    """Build the plugin from its source with warnings as errors; return the .so."""
+    result = subprocess.run(  # noqa: S603
+        ["make", "-s", "-C", str(PLUGIN_SOURCE)],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    if account is not None:
-        devices = devices.filter(product__owner=account)
-    rows = devices.order_by("product__product_id", "name").values_list("product__product_id", "name")
-    for product_id, name in rows.iterator(chunk_size=5000):
-        yield config.DeviceGrant(client_id=f"{product_id}{name}", topic_prefix=f"{product_id}/{name}/")
+    if result.returncode != 0:
+        raise BrokerError(
+            PLUGIN_BUILD_FAILED.format(path=PLUGIN_SOURCE, output=result.stderr + result.stdout)
+        )
+    return PLUGIN_SOURCE / config.PLUGIN_FILE
 
 
-def trust_bundle_pem(account: AbstractBaseUser | None = None) -> str:
-    """The CAs whose device certificates the broker accepts.
-
-    Every custom CA bound to a product (of `account`, if given), the platform device
-    CA, and the platform root above it (OpenSSL needs the chain up to a
-    self-signed anchor).
-    """
-    products = Product.objects.filter(ca_certificate__isnull=False)
-    if account is not None:
-        products = products.filter(owner=account)
-    custom = (
-        products.order_by("ca_certificate__fingerprint_sha256")
-        .values_list("ca_certificate__certificate_pem", flat=True)
-        .distinct()
+def mosquitto_executable() -> str:
+    found = shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
     )
-    pems = [platform.device_ca().certificate_pem, platform.root_ca().certificate_pem, *custom]
-    return "".join(pem if pem.endswith("\n") else pem + "\n" for pem in dict.fromkeys(pems))
+    if found is None:
+        raise BrokerError(MOSQUITTO_MISSING)
+    return found
+
+
+def default_broker_id(port: int) -> str:
+    return f"{socket.gethostname()}:{port}"
+
+
+# ---- Files Mosquitto reads after it drops to the mosquitto user ----
 
 
 def _broker_gid() -> int | None:
@@ -81,16 +100,62 @@ def _broker_gid() -> int | None:
         return None
 
 
-def _write(path: Path, content: str, *, secret: bool = False) -> bool:
-    """Write atomically; True if the content changed. Secrets are never world-readable."""
+def _unreachable_parent(directory: Path) -> Path | None:
+    """The first existing directory on the way to `directory` that user mosquitto cannot enter."""
     try:
-        if path.read_text() == content:
+        user = pwd.getpwnam(BROKER_USER)
+    except KeyError:
+        return None  # no such user: Mosquitto keeps running as whoever starts it
+    groups = {user.pw_gid} | {group.gr_gid for group in grp.getgrall() if BROKER_USER in group.gr_mem}
+    # The directory itself is write_configuration's to open to the group; its parents are not.
+    for candidate in reversed(directory.resolve().parents):
+        try:
+            info = candidate.stat()
+        except FileNotFoundError:
+            return None  # the rest is created by write_configuration
+        if info.st_uid == user.pw_uid:
+            allowed = info.st_mode & stat.S_IXUSR
+        elif info.st_gid in groups:
+            allowed = info.st_mode & stat.S_IXGRP
+        else:
+            allowed = info.st_mode & stat.S_IXOTH
+        if not allowed:
+            return candidate
+    return None
+
+
+def state_directory(requested: Path) -> Path:
+    """Where the broker's files go: `requested` if user mosquitto can reach it.
+
+    Mosquitto started as root drops to the mosquitto user before it reads the CAs, so a
+    repository under a private directory (a root user's home is 0700) cannot hold them.
+    Then the files go to a directory of their own under /var/lib, named after `requested`.
+    """
+    if os.geteuid() != 0:
+        return requested
+    blocked = _unreachable_parent(requested)
+    if blocked is None:
+        return requested
+    fallback = FALLBACK_ROOT / hashlib.sha256(str(requested.resolve()).encode()).hexdigest()[:12]
+    FALLBACK_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
+    still_blocked = _unreachable_parent(fallback)
+    if still_blocked is not None:
+        raise BrokerError(UNREACHABLE_DIRECTORY.format(blocked=still_blocked, directory=fallback))
+    logger.warning("User mosquitto cannot enter %s; the broker's files go to %s.", blocked, fallback)
+    return fallback
+
+
+def _write(path: Path, content: bytes, *, secret: bool = False) -> bool:
+    """Write atomically; True if the content changed. Readable by the mosquitto group, never by all
+    when secret."""
+    try:
+        if path.read_bytes() == content:
             return False
     except FileNotFoundError:
         pass
     temporary = path.with_name(f".{path.name}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
+    with os.fdopen(descriptor, "wb") as handle:
         handle.write(content)
     gid = _broker_gid()
     if gid is not None:
@@ -100,6 +165,79 @@ def _write(path: Path, content: str, *, secret: bool = False) -> bool:
         os.chmod(temporary, 0o644)
     os.replace(temporary, path)
     return True
+
+
+def _make_directory(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    gid = _broker_gid()
+    if gid is not None:
+        os.chown(path, 0, gid)
+    os.chmod(path, 0o750)  # noqa: S103  (the mosquitto group must enter it)
+
+
+# ---- The CAs the certificate listener's TLS layer accepts ----
+
+
+def trusted_ca_pems() -> list[str]:
+    """The platform's CAs and every CA bound to a product, each once.
+
+    The TLS layer only filters out strangers; the console checks that a device's chain
+    ends at its own product's CA, so one account's CA cannot vouch for another's devices.
+    """
+    custom = (
+        Product.objects.filter(ca_certificate__isnull=False)
+        .order_by("ca_certificate__fingerprint_sha256")
+        .values_list("ca_certificate__certificate_pem", flat=True)
+        .distinct()
+    )
+    pems = [platform.root_ca().certificate_pem, platform.device_ca().certificate_pem, *custom]
+    return list(dict.fromkeys(pem.strip() + "\n" for pem in pems))
+
+
+def _trusted_certificate(pem: str) -> tuple[str, bytes]:
+    """OpenSSL's subject hash (the capath file name) and the CA as a TRUSTED CERTIFICATE.
+
+    The explicit clientAuth trust makes OpenSSL accept the CA as the end of a chain even
+    when it is an intermediate whose root the console never saw.
+    """
+    result = subprocess.run(
+        ["openssl", "x509", "-subject_hash", "-addtrust", "clientAuth"],  # noqa: S607
+        input=pem.encode(),
+        capture_output=True,
+        check=True,
+    )
+    subject_hash, _, trusted = result.stdout.partition(b"\n")
+    return subject_hash.decode().strip(), trusted
+
+
+@dataclass
+class CaDirectory:
+    """A capath directory of `<subject hash>.<n>` files, as `openssl rehash` names them."""
+
+    path: Path
+    _known: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+
+    def refresh(self, pems: list[str]) -> bool:
+        """Write the files for `pems`, remove the others; True if anything changed."""
+        _make_directory(self.path)
+        self._known = {pem: self._known.get(pem) or _trusted_certificate(pem) for pem in pems}
+        wanted: dict[str, bytes] = {}
+        for subject_hash, trusted in sorted(self._known.values()):
+            suffix = 0
+            while f"{subject_hash}.{suffix}" in wanted:
+                suffix += 1
+            wanted[f"{subject_hash}.{suffix}"] = trusted
+        changed = False
+        for name, content in wanted.items():
+            changed |= _write(self.path / name, content)
+        for stale in self.path.iterdir():
+            if stale.name not in wanted:
+                stale.unlink()
+                changed = True
+        return changed
+
+
+# ---- The whole configuration ----
 
 
 def _server_certificate_is_current(directory: Path, host: str, root: cx509.Certificate) -> bool:
@@ -122,133 +260,106 @@ def _server_certificate_is_current(directory: Path, host: str, root: cx509.Certi
     return host in listed and timezone.now() < renew_at
 
 
-@dataclass
-class WriteResult:
-    changed: set[str] = field(default_factory=set)
-
-    @property
-    def needs_restart(self) -> bool:
-        """Mosquitto 2.0 rereads the ACL on SIGHUP but keeps the TLS context it started with."""
-        return bool(
-            self.changed & {config.CA_FILE, config.SERVER_CERT_FILE, config.SERVER_KEY_FILE, config.CONF_FILE}
-        )
+def _write_server_certificate(directory: Path, host: str) -> None:
+    root = platform.root_ca()
+    if _server_certificate_is_current(directory, host, root.certificate):
+        return
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = issuance.issue_server_certificate(
+        host, key.public_key(), root.certificate, root.private_key, timezone.now()
+    )
+    _write(directory / config.SERVER_KEY_FILE, issuance.private_key_to_pem(key).encode(), secret=True)
+    _write(directory / config.SERVER_CERT_FILE, issuance.certificate_to_pem(certificate).encode())
 
 
 def write_configuration(
     directory: Path,
+    options: config.BrokerOptions,
     *,
-    host: str | None = None,
-    bind_address: str | None = None,
-    port: int | None = None,
-    account: AbstractBaseUser | None = None,
-) -> WriteResult:
-    """Write a complete Mosquitto configuration into `directory`; report what changed.
-
-    With `account`, the broker serves that account alone. Mosquitto takes a device's
-    identity from its certificate's CN whoever issued it, so on a broker shared by
-    several accounts, one account's CA could vouch for a name of another's.
-    """
-    host = host or settings.IOTHUB_MQTT_HOST
-    bind_address = bind_address or settings.IOTHUB_MQTT_BIND_ADDRESS
-    port = port or settings.IOTHUB_MQTT_PORT
-    directory.mkdir(parents=True, exist_ok=True)
-    gid = _broker_gid()
-    if gid is not None:
-        os.chown(directory, 0, gid)
-    os.chmod(directory, 0o750)  # noqa: S103  (the mosquitto group must enter it)
-    result = WriteResult()
-    root = platform.root_ca()
-    if not _server_certificate_is_current(directory, host, root.certificate):
-        key = ec.generate_private_key(ec.SECP256R1())
-        certificate = issuance.issue_server_certificate(
-            host, key.public_key(), root.certificate, root.private_key, timezone.now()
-        )
-        _write(directory / config.SERVER_KEY_FILE, issuance.private_key_to_pem(key), secret=True)
-        _write(directory / config.SERVER_CERT_FILE, issuance.certificate_to_pem(certificate))
-        result.changed |= {config.SERVER_KEY_FILE, config.SERVER_CERT_FILE}
-    files = {
-        config.CA_FILE: trust_bundle_pem(account),
-        config.ACL_FILE: config.render_acl(device_grants(account)),
-        config.CONF_FILE: config.render_mosquitto_conf(directory, bind_address=bind_address, port=port),
-    }
-    for name, content in files.items():
-        if _write(directory / name, content):
-            result.changed.add(name)
-    return result
+    host: str,
+    plugin: Path,
+    cas: CaDirectory | None = None,
+) -> Path:
+    """Write everything Mosquitto reads into `directory`; return the configuration file."""
+    _make_directory(directory)
+    _write_server_certificate(directory, host)
+    _write(directory / config.TOKEN_FILE, (settings.IOTHUB_BROKER_TOKEN + "\n").encode(), secret=True)
+    # A copy beside the rest, so the repository itself need not be readable by mosquitto.
+    _write(directory / config.PLUGIN_FILE, plugin.read_bytes())
+    (cas or CaDirectory(directory / config.CA_DIRECTORY)).refresh(trusted_ca_pems())
+    conf = directory / config.CONF_FILE
+    _write(conf, config.render_mosquitto_conf(directory, options).encode())
+    return conf
 
 
-def mosquitto_executable() -> str:
-    found = shutil.which("mosquitto") or (
-        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
-    )
-    if found is None:
-        raise FileNotFoundError("mosquitto is not installed: apt-get install mosquitto")
-    return found
+def _mosquitto_error(log: Path, offset: int) -> str:
+    """Mosquitto's own words for why it stopped: the last error line it wrote since `offset`."""
+    try:
+        with open(log, "rb") as handle:
+            handle.seek(offset)
+            lines = handle.read().decode(errors="replace").splitlines()
+    except FileNotFoundError:
+        return "(no output)"
+    errors = [line for line in lines if "Error" in line or "error" in line]
+    return (errors or lines or ["(no output)"])[-1]
 
 
-class BrokerSupervisor:
-    """Runs Mosquitto on the console's configuration and keeps it current.
+class Broker:
+    """One Mosquitto with the plugin, on a state directory `write_configuration` fills."""
 
-    `sync()` is cheap when nothing changed (one query); call it in a loop, as
-    the `run_broker` command does, or directly from tests.
-    """
-
-    def __init__(
-        self,
-        directory: Path,
-        *,
-        host: str | None = None,
-        bind_address: str | None = None,
-        port: int | None = None,
-        account: AbstractBaseUser | None = None,
-    ) -> None:
+    def __init__(self, directory: Path, options: config.BrokerOptions, *, host: str) -> None:
         self.directory = Path(directory)
-        self.account = account
+        self.options = options
         self.host = host
-        self.bind_address = bind_address
-        self.port = port
         self.process: subprocess.Popen | None = None
-        self.version: int | None = None
+        self.cas = CaDirectory(self.directory / config.CA_DIRECTORY)
+        self._log_offset = 0
 
-    def _write(self) -> WriteResult:
-        self.version = current_version()
-        return write_configuration(
-            self.directory,
-            host=self.host,
-            bind_address=self.bind_address,
-            port=self.port,
-            account=self.account,
-        )
+    @property
+    def log(self) -> Path:
+        return self.directory / config.LOG_FILE
 
-    def start(self) -> None:
-        self._write()
-        self._spawn()
+    def start(self, plugin: Path) -> None:
+        """Write the configuration, start Mosquitto and wait until both listeners accept."""
+        conf = write_configuration(self.directory, self.options, host=self.host, plugin=plugin, cas=self.cas)
+        with open(self.log, "ab") as log:
+            self._log_offset = log.tell()
+            self.process = subprocess.Popen(  # noqa: S603
+                [mosquitto_executable(), "-c", str(conf)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        logger.info("Mosquitto started (pid %s)", self.process.pid)
+        for port in (self.options.port, self.options.key_port):
+            self._wait_for(port)
 
-    def _spawn(self) -> None:
-        log = open(self.directory / config.LOG_FILE, "ab")  # noqa: SIM115  (open for the broker's lifetime)
-        self.process = subprocess.Popen(  # noqa: S603
-            [mosquitto_executable(), "-c", str(self.directory / config.CONF_FILE)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-        logger.info("Mosquitto started (pid %s) on port %s", self.process.pid, self.port)
+    def _wait_for(self, port: int) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            self.check()
+            try:
+                with socket.create_connection((self.options.bind_address, port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise BrokerError(NOT_LISTENING.format(port=port, timeout=START_TIMEOUT, log=self.log))
 
-    def sync(self, force: bool = False) -> WriteResult | None:
-        """Rewrite the configuration if the console changed; reload or restart the broker."""
-        if not force and current_version() == self.version:
-            return None
-        result = self._write()
-        if self.process is None or not result.changed:
-            return result
-        if result.needs_restart:
-            logger.info("Restarting Mosquitto: %s changed", ", ".join(sorted(result.changed)))
-            self.stop()
-            self._spawn()
-        else:
-            self.process.send_signal(signal.SIGHUP)
-        return result
+    def check(self) -> None:
+        """Raise BrokerError with Mosquitto's error line if it is no longer running."""
+        if self.process is None:
+            return
+        code = self.process.poll()
+        if code is not None:
+            self.process = None
+            raise BrokerError(
+                MOSQUITTO_EXITED.format(code=code, line=_mosquitto_error(self.log, self._log_offset))
+            )
+
+    def refresh_trust(self) -> bool:
+        """Trust the CAs bound since start-up; OpenSSL reads new capath files without a restart."""
+        return self.cas.refresh(trusted_ca_pems())
 
     def stop(self) -> None:
         if self.process is None:

@@ -1,25 +1,29 @@
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from broker.management.options import account_named, add_listener_arguments
-from broker.services import write_configuration
+from broker.management.options import add_broker_arguments, broker_options
+from broker.services import BrokerError, build_plugin, state_directory, write_configuration
 
 
 class Command(BaseCommand):
-    help = "Write a complete Mosquitto configuration (TLS listener, trusted CAs, server certificate, ACL)."
+    help = (
+        "Build the broker plugin and write a complete Mosquitto configuration (two TLS listeners, "
+        "trusted CAs, server certificate, the console's token, the plugin)."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("directory", nargs="?", type=Path, default=settings.IOTHUB_BROKER_DIR)
-        add_listener_arguments(parser)
+        add_broker_arguments(parser)
 
-    def handle(
-        self, *args, directory: Path, port: int, bind: str, host: str, account: str | None, **options
-    ) -> None:
-        result = write_configuration(
-            directory, host=host, bind_address=bind, port=port, account=account_named(account)
-        )
-        changed = ", ".join(sorted(result.changed)) or "nothing"
-        self.stdout.write(f"Wrote {directory / 'mosquitto.conf'} (changed: {changed}).")
-        self.stdout.write(f"Start it with: mosquitto -c {directory / 'mosquitto.conf'}")
+    def handle(self, *args, directory: Path, **options) -> None:
+        try:
+            directory = state_directory(directory)
+            conf = write_configuration(
+                directory, broker_options(options), host=options["host"], plugin=build_plugin()
+            )
+        except BrokerError as error:
+            raise CommandError(str(error)) from None
+        self.stdout.write(f"Wrote {conf}.")
+        self.stdout.write(f"Start it with: mosquitto -c {conf}")
