@@ -22,7 +22,9 @@ $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.runtime-installed
 migrate: $(VENV)/.runtime-installed
 	$(BIN)/python manage.py migrate --noinput
 
-## Serve the console on http://127.0.0.1:8000 with SQLite, and the task worker beside it.
+## Serve the console on http://127.0.0.1:8000 with SQLite through gunicorn (threaded workers,
+## WhiteNoise for static files; IOTHUB_WEB_WORKERS, IOTHUB_WEB_THREADS), and the task worker
+## beside it. Ctrl-C stops both.
 run: migrate
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	./scripts/run-console $(HOST):$(PORT)

@@ -4,7 +4,8 @@
    and against the console page's OpenSSL recipe;
 2. the Devices tab at 100,000 devices against a minimal signed-in page;
 3. a batch upload of device certificates against a bare load-and-verify loop;
-4. the peak memory of a 10,000-device EC batch, in a child process.
+4. the peak memory of a 10,000-device EC batch, in a child process;
+5. pages/s of the Devices tab by wrk, served by gunicorn (`make run`) against runserver.
 """
 
 from __future__ import annotations

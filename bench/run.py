@@ -16,7 +16,7 @@ from pathlib import Path
 from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
 
-from . import certificate_upload, device_list, environment, issuance
+from . import certificate_upload, device_list, environment, issuance, serving
 from .fixtures import make_owner
 from .memory import MemoryResult
 from .report import heading, milliseconds, rate, target_line, times
@@ -48,6 +48,8 @@ def run(scale: Scale, start: environment.Snapshot, database: Path, memory_result
     _progress(start, f"2. device list ({scale.list_devices:,} devices to insert first)")
     list_lines = _device_list(owner, scale, verdicts)
     memory_lines = _memory(memory_result, verdicts)
+    _progress(start, "5. serving the Devices tab with wrk: gunicorn against runserver")
+    serving_lines = _serving(owner, scale)
 
     end = environment.Snapshot.now()
     wall = end.wall - start.wall
@@ -66,7 +68,9 @@ def run(scale: Scale, start: environment.Snapshot, database: Path, memory_result
         summary.append(
             "  WARNING: the machine was shared during the run; rates are low and ratios noisy. Re-run when it is idle."
         )
-    print("\n".join(lines + issuance_lines + list_lines + upload_lines + memory_lines + summary))
+    print(
+        "\n".join(lines + issuance_lines + list_lines + upload_lines + memory_lines + serving_lines + summary)
+    )
     return 0
 
 
@@ -198,3 +202,10 @@ def _memory(result: MemoryResult, verdicts: list[bool]) -> list[str]:
         )
     )
     return lines
+
+
+def _serving(owner: AbstractBaseUser, scale: Scale) -> list[str]:
+    lines = heading("5. Serving the Devices tab: pages/s by wrk, gunicorn (make run) against runserver")
+    product = device_list.make_product_with_devices(owner, "serving", scale.list_small)
+    result = serving.measure(owner, product, scale.serving_seconds, scale.serving_repetitions)
+    return lines + serving.report_lines(result)

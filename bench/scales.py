@@ -27,6 +27,8 @@ class Scale:
     upload_certificates: int
     upload_repetitions: int
     memory_devices: int
+    serving_seconds: int
+    serving_repetitions: int
 
 
 FULL = Scale(
@@ -44,6 +46,8 @@ FULL = Scale(
     upload_certificates=1_000,
     upload_repetitions=7,
     memory_devices=10_000,
+    serving_seconds=10,
+    serving_repetitions=3,
 )
 QUICK = Scale(
     name="QUICK",
@@ -60,4 +64,6 @@ QUICK = Scale(
     upload_certificates=200,
     upload_repetitions=3,
     memory_devices=2_000,
+    serving_seconds=3,
+    serving_repetitions=1,
 )

@@ -10,10 +10,12 @@ import hmac
 import os
 import secrets
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from cryptography.fernet import Fernet
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
@@ -103,6 +105,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
+    "csp",
     "iothub_console",
     "crispy_forms",
     "crispy_bootstrap5",
@@ -117,6 +121,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -125,6 +130,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Last: it turns a locked-out sign-in into the sign-in page saying so.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "iothub_console.urls"
@@ -172,6 +179,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Sign-in throttling (django-axes): after IOTHUB_SIGNIN_FAILURE_LIMIT failures for
+# one account, or from one address, sign-in is refused there (even with the right
+# password) for IOTHUB_SIGNIN_COOLOFF_MINUTES. The API's signed requests do not
+# sign in, so the API door is not throttled by this.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("IOTHUB_SIGNIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("IOTHUB_SIGNIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.throttling.locked_out"
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -182,7 +204,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -199,9 +221,43 @@ if DEBUG:
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
-# Uploaded certificates are small; anything bigger is refused by the form with a
-# clear message, and this keeps such files in memory rather than on disk.
-FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Uploads stay in memory, never in the temporary directory, so an upload cut off
+# half-way (or a killed server) leaves no file behind. The largest legitimate
+# upload is a batch's certificate ZIP (64 MiB, refused above that by its form with
+# a message); a request bigger than that and its other fields carries no file at
+# all, so memory per request stays bounded.
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
+FILE_UPLOAD_MAX_MEMORY_SIZE = 65 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# Production behind a TLS-terminating proxy (IOTHUB_BEHIND_TLS_PROXY=true): the
+# proxy says the scheme in X-Forwarded-Proto; cookies are Secure, plain HTTP is
+# redirected, and browsers are told to use HTTPS only for a year (HSTS).
+IOTHUB_BEHIND_TLS_PROXY = env_bool("IOTHUB_BEHIND_TLS_PROXY", False)
+if IOTHUB_BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    # The broker's plugin calls the console directly on loopback, not through the proxy.
+    SECURE_REDIRECT_EXEMPT = [r"^broker/v1/"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = 365 * 24 * 3600
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("IOTHUB_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("IOTHUB_HSTS_PRELOAD", True)
+
+# Content-Security-Policy: the console's pages load scripts, styles, fonts and
+# images from the console alone, with no inline script or style. Bootstrap draws
+# its form controls' icons as data: SVG images.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # Background tasks (Django's Tasks API through the django-tasks backport). The
 # database backend needs nothing else; `manage.py db_worker` runs its tasks. For

@@ -1,0 +1,202 @@
+"""5. Pages per second of the Devices tab, served as `make run` serves it (scripts/run-console:
+gunicorn with threads, WhiteNoise, the task worker beside it) against the old `runserver`.
+
+Both servers run side by side on the scratch database, each on its own loopback port,
+and `wrk` (Debian's) loads the same signed-in URL on each in turn, repetitions
+interleaved so that a busy moment of the machine falls on both. `wrk` shares the
+machine's CPUs with the server it loads, as a load generator on the same host does.
+
+Standalone: `python -m bench.serving [--quick]` (a product of 1,000 devices).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from .environment import PROJECT_DIR
+from .report import BenchError, Sample
+
+WRK_THREADS = 2
+WRK_CONNECTIONS = 8
+START_TIMEOUT = 60
+GUNICORN = "gunicorn (make run)"
+RUNSERVER = "runserver (before)"
+
+
+@dataclass(frozen=True)
+class ServingResult:
+    url: str
+    pages_per_second: dict[str, Sample]  # by server label
+    seconds: int
+
+    @property
+    def gunicorn_over_runserver(self) -> float:
+        return self.pages_per_second[GUNICORN].median / self.pages_per_second[RUNSERVER].median
+
+
+def measure(owner, product, seconds: int, repetitions: int) -> ServingResult:
+    """Both servers on the current settings' database, loaded by wrk in turn."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise BenchError("wrk is not installed (Debian package wrk; scripts/install-system-packages)")
+    cookie = f"sessionid={_session_key(owner)}"
+    path = f"/products/{product.product_id}/devices/"
+    servers: dict[str, tuple[subprocess.Popen, str]] = {}
+    try:
+        for label, command in ((RUNSERVER, _runserver_command), (GUNICORN, _run_console_command)):
+            port = _free_port()
+            process = subprocess.Popen(
+                command(port),
+                cwd=PROJECT_DIR,
+                env={**os.environ, "DJANGO_ALLOWED_HOSTS": "127.0.0.1"},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            servers[label] = (process, f"http://127.0.0.1:{port}{path}")
+        for label, (process, url) in servers.items():
+            _wait_for_devices_tab(process, url, cookie, product, label)
+        rates: dict[str, list[float]] = {label: [] for label in servers}
+        for _ in range(repetitions):
+            for label, (_, url) in servers.items():
+                rates[label].append(_wrk(wrk, url, cookie, seconds))
+    finally:
+        for process, _ in servers.values():
+            _stop(process)
+    return ServingResult(
+        url=path,
+        pages_per_second={label: Sample(tuple(values)) for label, values in rates.items()},
+        seconds=seconds,
+    )
+
+
+def _session_key(owner) -> str:
+    """A signed-in session for `owner`, stored where both servers read sessions."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    session[SESSION_KEY] = str(owner.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = owner.get_session_auth_hash()
+    session.create()
+    return session.session_key
+
+
+def _runserver_command(port: int) -> list[str]:
+    return [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
+
+
+def _run_console_command(port: int) -> list[str]:
+    return [str(PROJECT_DIR / "scripts" / "run-console"), f"127.0.0.1:{port}"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for_devices_tab(process: subprocess.Popen, url: str, cookie: str, product, label: str) -> None:
+    """Until the server answers with the product's Devices tab (not the sign-in page)."""
+    request = urllib.request.Request(url, headers={"Cookie": cookie})
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BenchError(f"{label} exited with status {process.returncode} before serving")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                page = response.read().decode()
+                if response.url != url or product.name not in page:
+                    raise BenchError(f"{label} did not serve the signed-in Devices tab at {url}")
+                return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.3)
+    raise BenchError(f"{label} did not answer {url} within {START_TIMEOUT} s")
+
+
+def _wrk(wrk: str, url: str, cookie: str, seconds: int) -> float:
+    result = subprocess.run(
+        [wrk, f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "-H", f"Cookie: {cookie}", url],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    )
+    if result.returncode != 0:
+        raise BenchError(f"wrk failed: {result.stderr.strip()}")
+    if "Non-2xx or 3xx responses" in result.stdout or "Socket errors" in result.stdout:
+        raise BenchError(f"wrk saw failed requests on {url}:\n{result.stdout}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
+    if match is None:
+        raise BenchError(f"no Requests/sec in wrk's output:\n{result.stdout}")
+    return float(match.group(1))
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGINT to the server's own process group, as Ctrl-C would; SIGKILL if it lingers."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def report_lines(result: ServingResult) -> list[str]:
+    lines = [
+        f"GET {result.url} (20 rows) signed in; wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS}, "
+        f"{result.seconds} s per repetition, repetitions interleaved"
+    ]
+    for label, sample in result.pages_per_second.items():
+        lines.append(
+            f"  {label:<22} {sample.median:>8,.0f} pages/s ({sample.low:,.0f}–{sample.high:,.0f}, n={len(sample)})"
+        )
+    lines.append(f"  gunicorn / runserver   {result.gunicorn_over_runserver:>8.2f}×   (no target)")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.serving", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 s per repetition, one repetition")
+    quick = parser.parse_args(argv).quick
+    from . import environment
+
+    with tempfile.TemporaryDirectory(prefix="iothub-bench-serving-") as directory:
+        scratch = Path(directory)
+        environment.configure(scratch, scratch / "bench.sqlite3")
+        import django
+        from django.core.management import call_command
+        from django.db import connections
+
+        django.setup()
+        call_command("migrate", interactive=False, verbosity=0)
+        from .device_list import make_product_with_devices
+        from .fixtures import make_owner
+
+        owner = make_owner("bench")
+        product = make_product_with_devices(owner, "serving", 1_000)
+        connections.close_all()
+        result = measure(owner, product, seconds=3 if quick else 10, repetitions=1 if quick else 3)
+        connections.close_all()
+    print(f"Machine: {environment.describe_machine().line()}")
+    print("\n".join(report_lines(result)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""`make run`'s scripts/run-console: gunicorn and WhiteNoise serve the console, the task worker
+runs beside it, and Ctrl-C stops them all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 60
+STOP_TIMEOUT = 40
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def console_environment(tmp_path: Path) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if name != "DJANGO_SETTINGS_MODULE"}
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        DJANGO_STATIC_ROOT=str(tmp_path / "staticfiles"),
+        DJANGO_DEBUG="false",
+        IOTHUB_WEB_WORKERS="1",
+        IOTHUB_WEB_THREADS="2",
+    )
+    return env
+
+
+def manage(*args: str, env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def get(url: str) -> tuple[int, dict[str, str], bytes]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status, dict(response.headers), response.read()
+
+
+def wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> tuple[int, dict[str, str], bytes]:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()
+        try:
+            return get(url)
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.3)
+    pytest.fail(f"the console did not answer {url} within {START_TIMEOUT} s")
+
+
+def wait_for_line(log: Path, text: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while text not in log.read_text():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{text!r} never appeared in the console's output:\n{log.read_text()}")
+        time.sleep(0.2)
+
+
+def descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except FileNotFoundError:
+            continue
+        for child in map(int, children):
+            found.add(child)
+            pending.append(child)
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def as_a_terminal_starts_it() -> None:
+    """In the child, before exec: Ctrl-C not ignored, even if this test run ignores it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def test_make_run_serves_with_gunicorn_and_whitenoise_and_stops_on_ctrl_c(tmp_path):
+    env = console_environment(tmp_path)
+    manage("migrate", "--noinput", "-v0", env=env)
+    manage("collectstatic", "--noinput", "-v0", env=env)
+    port = free_port()
+    log = tmp_path / "console.log"
+    process = subprocess.Popen(
+        [str(ROOT / "scripts" / "run-console"), f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: the one a terminal's Ctrl-C reaches
+        preexec_fn=as_a_terminal_starts_it,  # noqa: PLW1509  (restores one signal, nothing else)
+    )
+    children: set[int] = set()
+    try:
+        status, headers, page = wait_until_serving(f"http://127.0.0.1:{port}/accounts/login/", process, log)
+        assert status == 200
+        assert headers["Server"] == "gunicorn"
+        assert b"Sign in to IoT Hub Console" in page
+        status, headers, stylesheet = get(f"http://127.0.0.1:{port}/static/css/console.css")
+        assert status == 200 and stylesheet == (ROOT / "static" / "css" / "console.css").read_bytes()
+        assert "max-age" in headers["Cache-Control"]  # WhiteNoise, not Django, served it
+        children = descendants(process.pid)
+        commands = [Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ") for pid in children]
+        assert any(b"db_worker" in command for command in commands), commands
+        assert any(b"gunicorn" in command for command in commands), commands
+
+        wait_for_line(log, "Starting worker")  # the task worker is up too
+
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C
+        assert process.wait(timeout=STOP_TIMEOUT) == 0
+        output = log.read_text()
+        assert "Shutting down: Master" in output, output
+        # Told once: a second signal would have made it abandon a running task.
+        assert output.count("shutting down gracefully") == 1, output
+        assert "terminating current task" not in output, output
+        assert not [pid for pid in children if running(pid)]
+    finally:
+        for pid in [process.pid, *children]:
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
+        process.wait(timeout=10)
