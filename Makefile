@@ -39,10 +39,12 @@ system-packages:
 	./scripts/install-system-packages
 
 ## Run the whole test suite (browser, broker and OpenSSL tests included), on SQLite
-## and then on a throwaway PostgreSQL cluster.
+## and then on a throwaway PostgreSQL cluster; then the batch tests once more on the
+## RQ backend, against a throwaway Redis and real RQ workers.
 test: lint system-packages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	./scripts/with-postgres $(BIN)/python -m pytest $(PYTEST_ARGS)
+	IOTHUB_TASKS_BACKEND=django_tasks_rq.RQBackend ./scripts/with-redis $(BIN)/python -m pytest $(PYTEST_ARGS) tests/batches
 
 ## Static checks: ruff (lint and format) and mypy with django-stubs, configured in pyproject.toml.
 lint: $(VENV)/.dev-installed

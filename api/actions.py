@@ -14,10 +14,12 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 
+from certificates import selectors as certificate_selectors
 from certificates import services as certificate_services
 from certificates import x509
 from certificates.models import CACertificate
 from products import platform
+from products import selectors as product_selectors
 from products import services as product_services
 from products.models import Device, Product
 
@@ -85,11 +87,11 @@ def _ca_info(ca: CACertificate) -> dict[str, Any]:
 
 
 def _owned_ca(owner: AbstractBaseUser, name: str) -> CACertificate:
-    return certificate_services.get_ca_certificate_by_name(owner=owner, name=name)
+    return certificate_selectors.get_ca_certificate_by_name(owner=owner, name=name)
 
 
 def _owned_product(owner: AbstractBaseUser, product_id: str) -> Product:
-    return product_services.get_product(owner=owner, product_id=product_id)
+    return product_selectors.get_product(owner=owner, product_id=product_id)
 
 
 # Private CAs -----------------------------------------------------------------
@@ -153,7 +155,7 @@ def describe_private_cas(owner, params):
 def describe_private_ca_binded_products(owner, params):
     ca = _owned_ca(owner, params["CertName"])
     offset, limit = params["Offset"], params["Limit"]
-    products = certificate_services.bound_products(ca)[offset : offset + limit]
+    products = certificate_selectors.bound_products(ca)[offset : offset + limit]
     return {"Products": [{"ProductId": p.product_id, "ProductName": p.name} for p in products]}
 
 
@@ -203,7 +205,7 @@ def create_product(owner, params):
     ca_name = properties.get("PrivateCAName", "")
     ca = None
     if auth_method == Product.AuthMethod.CERTIFICATE and ca_name:
-        ca = certificate_services.get_ca_certificate_by_name(owner=owner, name=ca_name)
+        ca = certificate_selectors.get_ca_certificate_by_name(owner=owner, name=ca_name)
     product = product_services.create_product(
         owner=owner,
         name=params["ProductName"],
@@ -310,7 +312,7 @@ def create_device(owner, params):
 @action("DescribeDevice", ProductId=Param("str", True), DeviceName=Param("str", True))
 def describe_device(owner, params):
     product = _owned_product(owner, params["ProductId"])
-    return device_info(product_services.get_device(product=product, name=params["DeviceName"]))
+    return device_info(product_selectors.get_device(product=product, name=params["DeviceName"]))
 
 
 @action(
@@ -342,7 +344,7 @@ def describe_devices(owner, params):
 def delete_device(owner, params):
     product = _owned_product(owner, params["ProductId"])
     product_services.delete_device(
-        device=product_services.get_device(product=product, name=params["DeviceName"])
+        device=product_selectors.get_device(product=product, name=params["DeviceName"])
     )
     return {}
 
@@ -362,7 +364,7 @@ def update_devices_enable_state(owner, params):
     missing = [name for name in names if name not in known]
     if missing:
         raise ApiError(
-            product_services.DEVICE_NOT_EXIST_CODE, product_services.DEVICE_NOT_FOUND.format(name=missing[0])
+            product_selectors.DEVICE_NOT_EXIST_CODE, product_selectors.DEVICE_NOT_FOUND.format(name=missing[0])
         )
     product_services.set_devices_enabled(product=product, names=names, enabled=params["Status"] == 1)
     return {}

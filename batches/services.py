@@ -29,6 +29,7 @@ from certificates import x509
 from iothub_console.errors import ServiceError
 from iothub_console.spreadsheet import SpreadsheetWriter
 from products import bundles, platform
+from products import selectors as product_selectors
 from products import services as product_services
 from products.models import Device, Product
 
@@ -444,7 +445,7 @@ def results_archive(*, batch: DeviceBatch) -> tempfile.SpooledTemporaryFile:
         archive.writestr("results.csv", _results_csv(batch))
         if product.uses_certificates:
             # The same trust files as a device bundle, once for the whole batch.
-            archive.writestr(bundles.DEVICE_CA_FILE, product_services.product_device_ca_pem(product))
+            archive.writestr(bundles.DEVICE_CA_FILE, product_selectors.product_device_ca_pem(product))
             archive.writestr(bundles.CA_FILE, platform.root_ca().certificate_pem)
         created = (
             batch.rows.filter(result=BatchRow.Result.CREATED, device__isnull=False)

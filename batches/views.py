@@ -7,9 +7,10 @@ from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from iothub_console.errors import ServiceError
+from iothub_console.errors import ServiceError, add_to_form
 from iothub_console.http import is_consuming_get, secret_withheld
-from products.views import get_product
+from iothub_console.selectors import found_or_404
+from products import selectors as product_selectors
 
 from . import services
 from .forms import BatchForm
@@ -22,7 +23,7 @@ def get_batch(request: HttpRequest, pk: int) -> DeviceBatch:
 
 
 def batch_create(request: HttpRequest, product_id: str) -> HttpResponse:
-    product = get_product(request, product_id)
+    product = found_or_404(product_selectors.get_product, owner=request.user, product_id=product_id)
     form = BatchForm(request.POST or None, request.FILES or None, product=product)
     if request.method == "POST" and form.is_valid():
         try:
@@ -35,7 +36,7 @@ def batch_create(request: HttpRequest, product_id: str) -> HttpResponse:
                 source_name=form.source_name,
             )
         except ServiceError as error:
-            form.add_error(error.field if error.field in form.fields else None, error.message)
+            add_to_form(form, error)
         else:
             messages.success(request, f"Batch of {batch.total:,} devices queued.")
             return redirect(batch)
@@ -45,7 +46,7 @@ def batch_create(request: HttpRequest, product_id: str) -> HttpResponse:
 
 
 def batch_list(request: HttpRequest, product_id: str) -> HttpResponse:
-    product = get_product(request, product_id)
+    product = found_or_404(product_selectors.get_product, owner=request.user, product_id=product_id)
     page = Paginator(DeviceBatch.objects.filter(product=product, owner=request.user), 20).get_page(
         request.GET.get("page")
     )

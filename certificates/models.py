@@ -8,6 +8,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from .validators import CA_NAME_MAX, validate_ca_name, validate_certificate_name_text
+
 EXPIRY_WARNING_DAYS = 30
 
 
@@ -33,12 +35,12 @@ class CACertificate(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ca_certificates"
     )
-    name = models.CharField(max_length=32)
+    name = models.CharField(max_length=CA_NAME_MAX, validators=[validate_ca_name])
     certificate_pem = models.TextField()
     fingerprint_sha256 = models.CharField(max_length=64)
-    subject = models.TextField()
-    common_name = models.CharField(max_length=255, blank=True)
-    issuer = models.TextField()
+    subject = models.TextField(validators=[validate_certificate_name_text])
+    common_name = models.CharField(max_length=255, blank=True, validators=[validate_certificate_name_text])
+    issuer = models.TextField(validators=[validate_certificate_name_text])
     serial_hex = models.CharField(max_length=64)
     not_before = models.DateTimeField()
     not_after = models.DateTimeField()

@@ -8,7 +8,6 @@ hold under concurrency.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from cryptography import x509 as cx509
@@ -19,26 +18,19 @@ from django.utils import timezone
 
 from accounts.locking import lock_account
 from iothub_console.errors import ServiceError
+from iothub_console.validators import check
 
-from . import x509
+from . import selectors, validators, x509
 from .models import AuthenticationCode, CACertificate
-
-CA_NAME_PATTERN = re.compile(r"[A-Za-z0-9_\-@]{1,32}")
+from .validators import CA_INVALID_CODE
 
 # Tencent Cloud error codes for these rules.
-INVALID_NAME_CODE = "InvalidParameterValue"
-CA_INVALID_CODE = "InvalidParameterValue.CACertInvalid"
 CA_NOT_MATCH_CODE = "InvalidParameterValue.CACertNotMatch"
 CA_LIMIT_CODE = "LimitExceeded.CACertLimit"
 CA_NAME_REPEAT_CODE = "LimitExceeded.CACertNameRepeat"
 CA_REPEAT_CODE = "LimitExceeded.CARepeat"
 CA_BOUND_CODE = "LimitExceeded.CAAlreadyBindProduct"
-CA_NOT_EXIST_CODE = "ResourceNotFound.CACertNotExist"
 
-INVALID_NAME = (
-    "CA certificate names are 1 to 32 characters: letters (A-Z, a-z), digits, "
-    "underscores (_), hyphens (-) and @, with no spaces."
-)
 NAME_TAKEN = 'You already have a CA certificate named "{name}". Choose another name.'
 CA_LIMIT_REACHED = (
     "You already have {limit} CA certificates, the most an account can hold. "
@@ -64,7 +56,6 @@ CA_STILL_BOUND = (
     'The CA certificate "{name}" cannot be deleted while products use it: {products}. '
     "Delete those products or bind them to another CA first."
 )
-CA_NOT_FOUND = 'There is no CA certificate named "{name}".'
 RENEWAL_MUST_KEEP_KEY = (
     '"{name}" is bound to products ({products}), whose device certificates it issued. '
     "Its replacement must be a renewal: the same subject and the same key pair."
@@ -75,21 +66,12 @@ VERIFICATION_FIELD = "verification_certificate"
 NAME_FIELD = "name"
 
 
-def validate_ca_name(name: str) -> None:
-    if not CA_NAME_PATTERN.fullmatch(name or ""):
-        raise ServiceError(INVALID_NAME_CODE, INVALID_NAME, NAME_FIELD)
-
-
 def current_authentication_code(*, owner: AbstractBaseUser) -> AuthenticationCode:
     """The account's code for the next registration, made afresh when none is current."""
     now = timezone.now()
     with transaction.atomic():
         lock_account(owner)
-        latest = (
-            AuthenticationCode.objects.filter(owner=owner, used_at=None, retired_at=None)
-            .order_by("-created", "-id")
-            .first()
-        )
+        latest = selectors.latest_open_authentication_code(owner)
         if latest is not None and latest.is_current(now):
             return latest
         return AuthenticationCode.objects.create(owner=owner, created=now)
@@ -111,7 +93,7 @@ def register_ca_certificate(
     verification_data: bytes,
 ) -> CACertificate:
     """Register a CA after checking it and the proof that its key is held."""
-    validate_ca_name(name)
+    check(validators.validate_ca_name, name, field=NAME_FIELD)
     now = timezone.now()
     ca, info = _load_ca(certificate_data, now)
     verification = _load_verification(verification_data)
@@ -138,7 +120,7 @@ def update_ca_certificate(
     owner = ca_certificate.owner
     with transaction.atomic():
         lock_account(owner)
-        bound = bound_product_names(ca_certificate)
+        bound = selectors.bound_product_names(ca_certificate)
         current = x509.load_certificate(ca_certificate.certificate_pem.encode("ascii"))
         if bound and not x509.same_subject_and_key(current, ca):
             raise ServiceError(
@@ -156,7 +138,7 @@ def update_ca_certificate(
 def delete_ca_certificate(*, ca_certificate: CACertificate) -> None:
     with transaction.atomic():
         lock_account(ca_certificate.owner)
-        bound = bound_product_names(ca_certificate)
+        bound = selectors.bound_product_names(ca_certificate)
         if bound:
             raise ServiceError(
                 CA_BOUND_CODE,
@@ -165,31 +147,21 @@ def delete_ca_certificate(*, ca_certificate: CACertificate) -> None:
         ca_certificate.delete()
 
 
-def bound_products(ca_certificate: CACertificate):
-    return ca_certificate.products.order_by("name")
-
-
-def bound_product_names(ca_certificate: CACertificate) -> list[str]:
-    return list(bound_products(ca_certificate).values_list("name", flat=True))
-
-
-def get_ca_certificate_by_name(*, owner: AbstractBaseUser, name: str) -> CACertificate:
-    try:
-        return CACertificate.objects.get(owner=owner, name=name)
-    except CACertificate.DoesNotExist:
-        raise ServiceError(CA_NOT_EXIST_CODE, CA_NOT_FOUND.format(name=name), CA_FIELD) from None
-
-
 def _load_ca(data: bytes, now: datetime) -> tuple[cx509.Certificate, x509.CertificateInfo]:
+    check(validators.validate_certificate_size, len(data), field=CA_FIELD)
     try:
         ca = x509.load_certificate(data)
         x509.check_ca_certificate(ca, now)
-        return ca, x509.describe_certificate(ca)
+        info = x509.describe_certificate(ca)
     except x509.CertificateError as error:
         raise ServiceError(CA_INVALID_CODE, error.message, CA_FIELD) from None
+    for text in (info.subject, info.issuer, info.common_name):
+        check(validators.validate_certificate_name_text, text, field=CA_FIELD)
+    return ca, info
 
 
 def _load_verification(data: bytes) -> cx509.Certificate:
+    check(validators.validate_certificate_size, len(data), field=VERIFICATION_FIELD)
     try:
         return x509.load_certificate(data)
     except x509.CertificateError as error:
@@ -216,7 +188,7 @@ def _consume_code_proven_by(
     used twice by two requests racing each other.
     """
     presented = x509.common_name(verification.subject)
-    code = AuthenticationCode.objects.filter(owner=owner, code=presented).first()
+    code = selectors.find_authentication_code(owner=owner, code=presented)
     if code is not None:
         if code.used_at is not None:
             raise ServiceError(CA_NOT_MATCH_CODE, CODE_ALREADY_USED, VERIFICATION_FIELD)

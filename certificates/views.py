@@ -3,24 +3,25 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from iothub_console.errors import ServiceError
+from iothub_console.errors import ServiceError, add_to_form
 from iothub_console.http import redirect_to_next
+from iothub_console.selectors import found_or_404
 
-from . import services
+from . import selectors, services
 from .forms import CACertificateForm, ProofOfPossessionForm
 from .models import CACertificate
 
 
 def get_ca_certificate(request: HttpRequest, pk: int) -> CACertificate:
     """The signed-in account's CA certificate, or 404 (also for other accounts' CAs)."""
-    return get_object_or_404(CACertificate, pk=pk, owner=request.user)
+    return found_or_404(selectors.get_ca_certificate, owner=request.user, pk=pk)
 
 
 def ca_list(request: HttpRequest) -> HttpResponse:
-    ca_certificates = CACertificate.objects.filter(owner=request.user).with_product_counts()
+    ca_certificates = selectors.ca_certificates_for(request.user)
     return render(
         request,
         "certificates/cacertificate_list.html",
@@ -30,7 +31,7 @@ def ca_list(request: HttpRequest) -> HttpResponse:
 
 def ca_add(request: HttpRequest) -> HttpResponse:
     code = services.current_authentication_code(owner=request.user)
-    form = CACertificateForm(request.POST or None, request.FILES or None, authentication_code=code.code)
+    form = CACertificateForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
             ca_certificate = services.register_ca_certificate(
@@ -40,7 +41,7 @@ def ca_add(request: HttpRequest) -> HttpResponse:
                 verification_data=form.cleaned_data["verification_certificate"],
             )
         except ServiceError as error:
-            form.add_error(error.field, error.message)
+            add_to_form(form, error)
         else:
             messages.success(request, f'CA certificate "{ca_certificate.name}" was added.')
             return redirect("certificates:ca_list")
@@ -58,7 +59,7 @@ def ca_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "certificates/cacertificate_detail.html",
         {
             "ca_certificate": ca_certificate,
-            "bound_products": services.bound_products(ca_certificate),
+            "bound_products": selectors.bound_products(ca_certificate),
         },
     )
 
@@ -73,7 +74,7 @@ def ca_download(request: HttpRequest, pk: int) -> HttpResponse:
 def ca_update(request: HttpRequest, pk: int) -> HttpResponse:
     ca_certificate = get_ca_certificate(request, pk)
     code = services.current_authentication_code(owner=request.user)
-    form = ProofOfPossessionForm(request.POST or None, request.FILES or None, authentication_code=code.code)
+    form = ProofOfPossessionForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
             services.update_ca_certificate(
@@ -82,7 +83,7 @@ def ca_update(request: HttpRequest, pk: int) -> HttpResponse:
                 verification_data=form.cleaned_data["verification_certificate"],
             )
         except ServiceError as error:
-            form.add_error(error.field, error.message)
+            add_to_form(form, error)
         else:
             messages.success(request, f'CA certificate "{ca_certificate.name}" was updated.')
             return redirect(ca_certificate)

@@ -272,8 +272,8 @@ TASKS = {
 # whose worker died) take the place of the backends' own.
 INSTALLED_APPS += ["django_tasks_db"]
 if TASKS["default"]["BACKEND"].startswith("django_tasks_rq."):
-    # Redis through RQ (`pip install django-tasks-rq`; workers: `manage.py rqworker
-    # --job-class django_tasks_rq.Job default`).
+    # Redis through RQ (in requirements.txt; workers: `manage.py rqworker --job-class
+    # django_tasks_rq.Job default`; make test runs the batch tests this way too).
     INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
     RQ_QUEUES = {"default": {"URL": os.environ.get("IOTHUB_REDIS_URL", "redis://127.0.0.1:6379/0")}}
 # A running batch whose worker gave no sign of life for this long (killed, machine

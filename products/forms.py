@@ -2,19 +2,17 @@ from __future__ import annotations
 
 from django import forms
 
+from certificates import selectors as certificate_selectors
 from certificates.forms import CertificateFileField
-from certificates.models import CACertificate
+from iothub_console.forms import RuleField
 
-from . import services
-from .models import Product
+from . import services, validators
+from .models import PLATFORM_CA_NAME, Product
 
-# A space cannot occur in a CA name, so no CA can be mistaken for this choice.
-PLATFORM_CA_CHOICE = "Platform CA"
 CSR_EXTENSIONS = (".csr", ".pem", ".req", ".der")
 WRONG_CSR_EXTENSION = (
     'Only .csr, .req, .pem and .der files are accepted for a CSR; "{filename}" is not one of them.'
 )
-CSR_TOO_LARGE = "The CSR file may be at most 64 KiB."
 CSR_REQUIRED = "Choose the CSR file to sign."
 
 
@@ -28,12 +26,13 @@ class ProductForm(forms.Form):
         coerce=int,
         initial=Product.ProductType.GENERAL,
     )
-    name = forms.CharField(
+    name = RuleField(
         label="Product Name",
-        max_length=40,
+        max_length=validators.PRODUCT_NAME_MAX,
         strip=False,
+        validators=[validators.validate_product_name],
         help_text="Up to 40 characters: letters, digits, _, - and @.",
-        error_messages={"max_length": services.INVALID_PRODUCT_NAME},
+        error_messages={"max_length": validators.INVALID_PRODUCT_NAME},
     )
     auth_method = forms.ChoiceField(
         label="Authentication Method",
@@ -60,29 +59,24 @@ class ProductForm(forms.Form):
         widget=forms.RadioSelect,
         help_text="JSON: rules can match and extract data. Custom: no data parsing.",
     )
-    description = forms.CharField(
+    description = RuleField(
         label="Description",
         required=False,
-        max_length=services.DESCRIPTION_MAX,
+        max_length=validators.DESCRIPTION_MAX,
+        validators=[validators.validate_description],
         widget=forms.Textarea(attrs={"rows": 3}),
-        error_messages={"max_length": services.DESCRIPTION_TOO_LONG},
+        error_messages={"max_length": validators.DESCRIPTION_TOO_LONG},
     )
 
     def __init__(self, *args, owner, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.owner = owner
-        names = CACertificate.objects.filter(owner=owner).order_by("name").values_list("name", flat=True)
+        names = certificate_selectors.ca_certificate_names(owner)
         self.fields["ca_certificate"].choices = [
             ("", "Select a CA certificate"),
             *[(name, name) for name in names],
-            (PLATFORM_CA_CHOICE, "Platform CA"),
+            (PLATFORM_CA_NAME, PLATFORM_CA_NAME),
         ]
-
-    def clean_name(self) -> str:
-        name = self.cleaned_data["name"]
-        if not services.PRODUCT_NAME_PATTERN.fullmatch(name):
-            raise forms.ValidationError(services.INVALID_PRODUCT_NAME)
-        return name
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -103,8 +97,7 @@ class CSRFileField(forms.FileField):
             return None
         if not upload.name.lower().endswith(CSR_EXTENSIONS):
             raise forms.ValidationError(WRONG_CSR_EXTENSION.format(filename=upload.name))
-        if upload.size > 64 * 1024:
-            raise forms.ValidationError(CSR_TOO_LARGE)
+        validators.validate_csr_size(upload.size or 0)
         return upload.read()
 
 
@@ -114,22 +107,24 @@ class DeviceForm(forms.Form):
     GENERATE = "generate"
     CSR = "csr"
 
-    name = forms.CharField(
+    name = RuleField(
         label="Device Name",
-        max_length=48,
+        max_length=validators.DEVICE_NAME_MAX,
         strip=False,
+        validators=[validators.validate_device_name],
         help_text="Up to 48 characters: letters, digits, _, - and :. Cannot be changed later.",
-        error_messages={"max_length": services.INVALID_DEVICE_NAME},
+        error_messages={"max_length": validators.INVALID_DEVICE_NAME},
     )
 
     def __init__(self, *args, product: Product, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.product = product
         if not product.uses_certificates:
-            self.fields["psk"] = forms.CharField(
+            self.fields["psk"] = RuleField(
                 label="PSK",
                 required=False,
                 strip=True,
+                validators=[validators.validate_psk],
                 help_text="Leave empty to generate a random key, or give your own in base64.",
             )
         elif product.ca_certificate_id:
@@ -156,12 +151,6 @@ class DeviceForm(forms.Form):
                 required=False,
                 widget=forms.ClearableFileInput(attrs={"accept": ",".join(CSR_EXTENSIONS)}),
             )
-
-    def clean_name(self) -> str:
-        name = self.cleaned_data["name"]
-        if not services.DEVICE_NAME_PATTERN.fullmatch(name):
-            raise forms.ValidationError(services.INVALID_DEVICE_NAME)
-        return name
 
     def clean(self) -> dict:
         cleaned = super().clean()

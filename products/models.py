@@ -11,6 +11,18 @@ from django.utils import timezone
 from certificates.models import expiry_status
 from iothub_console.encryption import EncryptedTextField
 
+from .validators import (
+    DESCRIPTION_MAX,
+    DEVICE_NAME_MAX,
+    PRODUCT_NAME_MAX,
+    validate_description,
+    validate_device_name,
+    validate_product_name,
+)
+
+# How the console names its own CA wherever a CA's name is shown or chosen. A space
+# cannot occur in a CA's name, so no registered CA can be mistaken for it.
+PLATFORM_CA_NAME = "Platform CA"
 PRODUCT_ID_ALPHABET = string.ascii_uppercase + string.digits
 PRODUCT_ID_LENGTH = 10
 
@@ -43,7 +55,7 @@ class Product(models.Model):
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="products")
     product_id = models.CharField("Product ID", max_length=10, unique=True, default=new_product_id)
-    name = models.CharField("Product Name", max_length=40)
+    name = models.CharField("Product Name", max_length=PRODUCT_NAME_MAX, validators=[validate_product_name])
     region = models.CharField(max_length=8, choices=Region.choices, default=Region.GUANGZHOU)
     product_type = models.PositiveSmallIntegerField(choices=ProductType.choices, default=ProductType.GENERAL)
     auth_method = models.CharField(max_length=16, choices=AuthMethod.choices, default=AuthMethod.CERTIFICATE)
@@ -61,7 +73,7 @@ class Product(models.Model):
         max_length=16, choices=KeyAlgorithm.choices, default=KeyAlgorithm.EC_P256
     )
     data_format = models.CharField(max_length=8, choices=DataFormat.choices, default=DataFormat.JSON)
-    description = models.CharField(max_length=500, blank=True)
+    description = models.CharField(max_length=DESCRIPTION_MAX, blank=True, validators=[validate_description])
     forbidden = models.BooleanField(default=False)
     # Kept by the services that add and delete devices, so that lists of products and
     # of 100,000 devices never count rows to show a total.
@@ -96,7 +108,7 @@ class Product(models.Model):
     def ca_display_name(self) -> str:
         if not self.uses_certificates:
             return "—"
-        return self.ca_certificate.name if self.ca_certificate_id else "Platform CA"
+        return self.ca_certificate.name if self.ca_certificate_id else PLATFORM_CA_NAME
 
 
 class Device(models.Model):
@@ -109,7 +121,7 @@ class Device(models.Model):
         PSK = "psk", "Pre-shared key"
 
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="devices")
-    name = models.CharField("Device Name", max_length=48)
+    name = models.CharField("Device Name", max_length=DEVICE_NAME_MAX, validators=[validate_device_name])
     enabled = models.BooleanField(default=True)
     # First online: set by the first connect the broker reports, never cleared.
     activated_at = models.DateTimeField(null=True, blank=True)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
-import re
 import secrets
 from dataclasses import dataclass
 
@@ -12,63 +10,45 @@ from cryptography import x509 as cx509
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.locking import lock_account
 from broker.state import mark_access_changed
 from certificates import issuance, x509
-from certificates import services as certificate_services
-from certificates.models import CACertificate, expiry_status
+from certificates import selectors as certificate_selectors
+from certificates import validators as certificate_validators
+from certificates.models import CACertificate
 from iothub_console.errors import ServiceError
+from iothub_console.validators import INVALID_VALUE_CODE, check
 
-from . import bundles, platform
+from . import bundles, platform, selectors, validators
 from .models import Device, Product, new_product_id
 from .signals import revoke_access
 
-PRODUCT_NAME_PATTERN = re.compile(r"[A-Za-z0-9_\-@]{1,40}")
-DEVICE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_\-:]{1,48}")
-DESCRIPTION_MAX = 500
 PSK_BYTES = 24
 
 # Tencent Cloud error codes.
-INVALID_VALUE_CODE = "InvalidParameterValue"
 PRODUCT_EXISTS_CODE = "InvalidParameterValue.ProductAlreadyExist"
 PRODUCT_LIMIT_CODE = "LimitExceeded.ProductExceedLimit"
-PRODUCT_NOT_EXIST_CODE = "ResourceNotFound.ProductNotExist"
 DEVICES_EXIST_CODE = "UnauthorizedOperation.DevicesExistUnderProduct"
 PRODUCT_FORBIDDEN_CODE = "UnauthorizedOperation.ProductIsForbidden"
 DEVICE_EXISTS_CODE = "InvalidParameterValue.DeviceAlreadyExist"
-PSK_NOT_BASE64_CODE = "InvalidParameterValue.DefinedPskNotBase64"
-DEVICE_NOT_EXIST_CODE = "ResourceNotFound.DeviceNotExist"
 PSK_ON_CERT_PRODUCT_CODE = "UnauthorizedOperation.ProductNotSupportPSK"
 WRONG_AUTH_TYPE_CODE = "UnsupportedOperation.WrongProductAuthType"
 KEY_ALREADY_FETCHED_CODE = "UnsupportedOperation.ClientCertAlreadyGot"
-CA_NOT_EXIST_CODE = "ResourceNotFound.CACertNotExist"
 CERT_INVALID_CODE = "InvalidParameterValue.CACertNotMatch"
 
-INVALID_PRODUCT_NAME = (
-    "Product names are 1 to 40 characters: letters (A-Z, a-z), digits, underscores (_), "
-    "hyphens (-) and @, with no spaces."
-)
 PRODUCT_NAME_TAKEN = 'You already have a product named "{name}". Choose another name.'
 PRODUCT_LIMIT_REACHED = "An account can have at most {limit:,} products. Delete one you no longer use first."
-DESCRIPTION_TOO_LONG = "The description may be at most 500 characters."
 CA_REQUIRED = "Choose the CA certificate that issues this product's device certificates, or Platform CA."
-CA_NOT_FOUND = certificate_services.CA_NOT_FOUND
 PRODUCT_HAS_DEVICES = (
     'The product "{name}" still has {count:,} device(s). Delete its devices before deleting the product.'
 )
 PRODUCT_IS_FORBIDDEN = (
     'The product "{name}" is forbidden: it cannot get new devices until it is enabled again.'
 )
-PRODUCT_NOT_FOUND = 'There is no product with the ID "{product_id}".'
-INVALID_DEVICE_NAME = (
-    "Device names are 1 to 48 characters: letters (A-Z, a-z), digits, underscores (_), "
-    "hyphens (-) and colons (:), with no spaces or slashes."
-)
 DEVICE_NAME_TAKEN = 'The product already has a device named "{name}".'
-DEVICE_NOT_FOUND = 'There is no device named "{name}" in this product.'
 CERTIFICATE_REQUIRED = 'Upload the device certificate, issued by the product\'s CA "{ca}".'
 WRONG_COMMON_NAME = (
     'The device certificate\'s Common Name must be exactly "{expected}" (the Product ID '
@@ -81,7 +61,6 @@ DEVICE_CERTIFICATE_IS_CA = (
 CERTIFICATE_IN_USE = (
     "This certificate is already used by another device. Each device needs its own certificate."
 )
-PSK_NOT_BASE64 = "The PSK must be valid base64 (for example the output of: openssl rand -base64 24)."
 PSK_ON_CERT_PRODUCT = "This product authenticates devices with certificates; a PSK cannot be set."
 CERTIFICATE_ON_KEY_PRODUCT = "This product authenticates devices with keys; a certificate cannot be uploaded."
 CERTIFICATE_ON_PLATFORM_PRODUCT = "This product's device certificates are issued by the Platform CA: generate a key or upload a CSR instead."
@@ -106,11 +85,6 @@ PSK_FIELD = "psk"
 # Products ------------------------------------------------------------------
 
 
-def validate_product_name(name: str) -> None:
-    if not PRODUCT_NAME_PATTERN.fullmatch(name or ""):
-        raise ServiceError(INVALID_VALUE_CODE, INVALID_PRODUCT_NAME, PRODUCT_NAME_FIELD)
-
-
 def create_product(
     *,
     owner: AbstractBaseUser,
@@ -123,13 +97,16 @@ def create_product(
     device_key_algorithm: str = Product.KeyAlgorithm.EC_P256,
 ) -> Product:
     """A product; `ca_certificate` None with Certificate auth means the Platform CA."""
-    validate_product_name(name)
-    if len(description) > DESCRIPTION_MAX:
-        raise ServiceError(INVALID_VALUE_CODE, DESCRIPTION_TOO_LONG, DESCRIPTION_FIELD)
+    check(validators.validate_product_name, name, field=PRODUCT_NAME_FIELD)
+    check(validators.validate_description, description, field=DESCRIPTION_FIELD)
     if auth_method == Product.AuthMethod.KEY:
         ca_certificate = None
     if ca_certificate is not None and ca_certificate.owner_id != owner.pk:
-        raise ServiceError(CA_NOT_EXIST_CODE, CA_NOT_FOUND.format(name=ca_certificate.name), CA_FIELD)
+        raise ServiceError(
+            certificate_selectors.CA_NOT_EXIST_CODE,
+            certificate_selectors.CA_NOT_FOUND.format(name=ca_certificate.name),
+            CA_FIELD,
+        )
     with transaction.atomic():
         lock_account(owner)
         if Product.objects.filter(owner=owner, name=name).exists():
@@ -180,92 +157,6 @@ def set_products_forbidden(*, products: list[Product], forbidden: bool) -> None:
     mark_access_changed()
 
 
-def products_for(owner: AbstractBaseUser) -> QuerySet[Product]:
-    return Product.objects.filter(owner=owner).select_related("ca_certificate").order_by("-created", "-id")
-
-
-@dataclass(frozen=True)
-class DevicePage:
-    """One page of a product's devices, found by key rather than by offset.
-
-    The list is newest first (by id); a search is by name. `next_after` and
-    `previous_before` are the keys at the page's edges: every page, however deep,
-    is one index range of at most `size` + 1 rows, never a scan past the rows
-    before it.
-    """
-
-    devices: list[dict]  # DEVICE_LIST_FIELDS, plus expiry_status
-    total: int
-    total_is_lower_bound: bool
-    next_after: str | None
-    previous_before: str | None  # None on the first page, as next_after is on the last
-
-
-SEARCH_COUNT_LIMIT = 1000
-DEVICE_LIST_FIELDS = ("id", "name", "enabled", "activated_at", "online", "certificate_not_after", "created")
-
-
-def _id_key(value: str | None) -> str | None:
-    """A page key from the query string; anything but a plausible id means the first page."""
-    return value if value is not None and value.isdigit() and len(value) <= 18 else None
-
-
-def device_page(
-    *,
-    product: Product,
-    size: int,
-    query: str = "",
-    after: str | None = None,
-    before: str | None = None,
-    last: bool = False,
-) -> DevicePage:
-    # Plain rows, not model instances: a page is read-only, and building 20 models
-    # with deferred fields cost more than the index search that found them.
-    devices = Device.objects.filter(product=product).values(*DEVICE_LIST_FIELDS)
-    if query:
-        # A name prefix is a range on the unique (product, name) index, which also
-        # gives the order: no scan or sort, whatever the fleet's size.
-        key, forward = "name", "name"
-        devices = devices.filter(name__gte=query, name__lt=query + "\U0010ffff")
-        counted = devices.order_by()[: SEARCH_COUNT_LIMIT + 1].count()
-        total, lower_bound = min(counted, SEARCH_COUNT_LIMIT), counted > SEARCH_COUNT_LIMIT
-    else:
-        key, forward = "id", "-id"
-        total, lower_bound = product.device_count, False
-        after, before = _id_key(after), _id_key(before)
-    backward = forward[1:] if forward.startswith("-") else f"-{forward}"
-    beyond = "lt" if forward.startswith("-") else "gt"
-    behind = "gt" if beyond == "lt" else "lt"
-    if before is not None:
-        rows = list(devices.filter(**{f"{key}__{behind}": before}).order_by(backward)[: size + 1])
-        more_before, rows, more_after = len(rows) > size, rows[:size][::-1], True
-    elif last:
-        rows = list(devices.order_by(backward)[:size])[::-1]
-        more_before, more_after = total > len(rows) or lower_bound, False
-    else:
-        if after is not None:
-            devices = devices.filter(**{f"{key}__{beyond}": after})
-        rows = list(devices.order_by(forward)[: size + 1])
-        more_after, rows, more_before = len(rows) > size, rows[:size], after is not None
-    now = timezone.now()
-    for device in rows:
-        device["expiry_status"] = expiry_status(device["certificate_not_after"], now)
-    return DevicePage(
-        devices=rows,
-        total=total,
-        total_is_lower_bound=lower_bound,
-        next_after=str(rows[-1][key]) if rows and more_after else None,
-        previous_before=str(rows[0][key]) if rows and more_before else None,
-    )
-
-
-def product_device_ca_pem(product: Product) -> str:
-    """The CA that product's device certificates chain to (Download CA Certificate)."""
-    if product.ca_certificate_id:
-        return product.ca_certificate.certificate_pem
-    return platform.device_ca().certificate_pem
-
-
 # Devices -------------------------------------------------------------------
 
 
@@ -279,11 +170,6 @@ class DeviceCredentials:
     # `certificate_data` already loaded with x509.load_certificate, when the caller
     # had to read it anyway (a batch reads the device name from its CN): not parsed twice.
     loaded_certificate: cx509.Certificate | None = None
-
-
-def validate_device_name(name: str) -> None:
-    if not DEVICE_NAME_PATTERN.fullmatch(name or ""):
-        raise ServiceError(INVALID_VALUE_CODE, INVALID_DEVICE_NAME, DEVICE_NAME_FIELD)
 
 
 def prepare_device(
@@ -301,7 +187,7 @@ def prepare_device(
     product's own CA (`issuer`) loaded once, then check names and certificates
     against the product in bulk.
     """
-    validate_device_name(name)
+    check(validators.validate_device_name, name, field=DEVICE_NAME_FIELD)
     if product.forbidden:
         raise ServiceError(PRODUCT_FORBIDDEN_CODE, PRODUCT_IS_FORBIDDEN.format(name=product.name))
     device = Device(product=product, name=name, tags=tags or [])
@@ -350,12 +236,7 @@ def _set_psk(device: Device, credentials: DeviceCredentials) -> None:
         raise ServiceError(WRONG_AUTH_TYPE_CODE, CERTIFICATE_ON_KEY_PRODUCT, DEVICE_CERTIFICATE_FIELD)
     psk = (credentials.psk or "").strip()
     if psk:
-        try:
-            decoded = base64.b64decode(psk, validate=True)
-        except (binascii.Error, ValueError):
-            decoded = b""
-        if not decoded:
-            raise ServiceError(PSK_NOT_BASE64_CODE, PSK_NOT_BASE64, PSK_FIELD)
+        check(validators.validate_psk, psk, field=PSK_FIELD)
     else:
         psk = base64.b64encode(secrets.token_bytes(PSK_BYTES)).decode("ascii")
     device.key_origin = Device.KeyOrigin.PSK
@@ -378,6 +259,11 @@ def _set_uploaded_certificate(
         raise ServiceError(
             INVALID_VALUE_CODE, CERTIFICATE_REQUIRED.format(ca=ca.name), DEVICE_CERTIFICATE_FIELD
         )
+    check(
+        certificate_validators.validate_certificate_size,
+        len(credentials.certificate_data),
+        field=DEVICE_CERTIFICATE_FIELD,
+    )
     now = timezone.now()
     role = "device certificate"
     try:
@@ -412,6 +298,7 @@ def _set_platform_certificate(
     now = timezone.now()
     common_name = f"{product.product_id}{device.name}"
     if credentials.csr_data:
+        check(validators.validate_csr_size, len(credentials.csr_data), field=CSR_FIELD)
         try:
             public_key = issuance.load_csr(credentials.csr_data).public_key()
         except x509.CertificateError as error:
@@ -462,20 +349,6 @@ def delete_device(*, device: Device) -> None:
             revoke_access(client_ids=[device.client_id])
 
 
-def get_product(*, owner: AbstractBaseUser, product_id: str) -> Product:
-    try:
-        return Product.objects.select_related("ca_certificate").get(owner=owner, product_id=product_id)
-    except Product.DoesNotExist:
-        raise ServiceError(PRODUCT_NOT_EXIST_CODE, PRODUCT_NOT_FOUND.format(product_id=product_id)) from None
-
-
-def get_device(*, product: Product, name: str) -> Device:
-    try:
-        return Device.objects.select_related("product").get(product=product, name=name)
-    except Device.DoesNotExist:
-        raise ServiceError(DEVICE_NOT_EXIST_CODE, DEVICE_NOT_FOUND.format(name=name)) from None
-
-
 def take_private_key(*, device: Device) -> str:
     """The generated private key, handed out once; afterwards it is erased."""
     with transaction.atomic():
@@ -513,7 +386,7 @@ def device_bundle(*, device: Device) -> tuple[str, bytes]:
             mqtt_port=settings.IOTHUB_MQTT_PORT,
             certificate_pem=device.certificate_pem,
             private_key_pem=private_key,
-            device_ca_pem=product_device_ca_pem(product) if certificate else "",
+            device_ca_pem=selectors.product_device_ca_pem(product) if certificate else "",
             root_ca_pem=platform.root_ca().certificate_pem if certificate else "",
             psk=device.psk,
         )

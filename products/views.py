@@ -3,38 +3,40 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
-from certificates import services as certificate_services
-from certificates.models import CACertificate
-from iothub_console.errors import ServiceError
+from certificates import selectors as certificate_selectors
+from iothub_console.errors import ServiceError, add_to_form
 from iothub_console.http import is_consuming_get, redirect_to_next, secret_withheld
+from iothub_console.selectors import found_or_404
 from iothub_console.templatetags.console import utc
+from iothub_console.validators import CONTROL_CHARACTERS_REFUSED, has_control_characters
 
-from . import bundles, services
-from .forms import PLATFORM_CA_CHOICE, DeviceForm, ProductForm
-from .models import Device, Product
+from . import bundles, selectors, services
+from .forms import DeviceForm, ProductForm
+from .models import PLATFORM_CA_NAME, Device, Product
 
 
 def get_product(request: HttpRequest, product_id: str, with_ca: bool = True) -> Product:
-    """The signed-in account's product, or 404 (also for other accounts' products).
-
-    `with_ca=False` leaves the CA to be read only if a page needs it: the Devices
-    tab shows it in its empty state alone, and joining it cost a tenth of the page.
-    """
-    products = Product.objects.select_related("ca_certificate") if with_ca else Product.objects
-    return get_object_or_404(products, product_id=product_id, owner=request.user)
+    """The signed-in account's product, or 404 (also for other accounts' products)."""
+    return found_or_404(selectors.get_product, owner=request.user, product_id=product_id, with_ca=with_ca)
 
 
 def get_device(request: HttpRequest, product_id: str, name: str) -> Device:
     product = get_product(request, product_id)
-    device = get_object_or_404(Device, product=product, name=name)
-    device.product = product
-    return device
+    return found_or_404(selectors.get_device, product=product, name=name)
+
+
+def search_query(request: HttpRequest) -> str:
+    """The `?q=` search text; text with control characters searches nothing and says why."""
+    query = request.GET.get("q", "").strip()
+    if has_control_characters(query):
+        messages.error(request, CONTROL_CHARACTERS_REFUSED)
+        return ""
+    return query
 
 
 def _attachment(content: str | bytes, filename: str, content_type: str) -> HttpResponse:
@@ -48,10 +50,8 @@ def _attachment(content: str | bytes, filename: str, content_type: str) -> HttpR
 
 
 def product_list(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()
-    products = services.products_for(request.user)
-    if query:
-        products = products.filter(Q(name__icontains=query) | Q(product_id__iexact=query))
+    query = search_query(request)
+    products = selectors.products_for(request.user, query)
     page = Paginator(products, 20).get_page(request.GET.get("page"))
     return render(request, "products/product_list.html", {"page": page, "query": query})
 
@@ -64,9 +64,9 @@ def product_create(request: HttpRequest) -> HttpResponse:
         try:
             if (
                 data["auth_method"] == Product.AuthMethod.CERTIFICATE
-                and data["ca_certificate"] != PLATFORM_CA_CHOICE
+                and data["ca_certificate"] != PLATFORM_CA_NAME
             ):
-                ca = certificate_services.get_ca_certificate_by_name(
+                ca = certificate_selectors.get_ca_certificate_by_name(
                     owner=request.user, name=data["ca_certificate"]
                 )
             product = services.create_product(
@@ -80,13 +80,13 @@ def product_create(request: HttpRequest) -> HttpResponse:
                 device_key_algorithm=data["device_key_algorithm"],
             )
         except ServiceError as error:
-            form.add_error(error.field, error.message)
+            add_to_form(form, error)
         else:
             messages.success(
                 request, f'Product "{product.name}" was created with Product ID {product.product_id}.'
             )
             return redirect(product)
-    has_cas = CACertificate.objects.filter(owner=request.user).exists()
+    has_cas = certificate_selectors.has_ca_certificates(request.user)
     return render(request, "products/product_create.html", {"form": form, "has_cas": has_cas})
 
 
@@ -101,8 +101,8 @@ def product_detail(request: HttpRequest, product_id: str) -> HttpResponse:
 
 def product_devices(request: HttpRequest, product_id: str) -> HttpResponse:
     product = get_product(request, product_id, with_ca=False)
-    query = request.GET.get("q", "").strip()
-    page = services.device_page(
+    query = search_query(request)
+    page = selectors.device_page(
         product=product,
         size=settings.IOTHUB_DEVICES_PER_PAGE,
         query=query,
@@ -184,7 +184,7 @@ def product_ca_download(request: HttpRequest, product_id: str) -> HttpResponse:
         messages.error(request, "This product authenticates devices with keys; it has no CA certificate.")
         return redirect(product)
     return _attachment(
-        services.product_device_ca_pem(product),
+        selectors.product_device_ca_pem(product),
         f"{product.product_id}_device-ca.crt",
         "application/x-pem-file",
     )
@@ -202,7 +202,7 @@ def device_add(request: HttpRequest, product_id: str) -> HttpResponse:
                 product=product, name=form.cleaned_data["name"], credentials=form.credentials()
             )
         except ServiceError as error:
-            form.add_error(error.field if error.field in form.fields else None, error.message)
+            add_to_form(form, error)
         else:
             messages.success(request, f'Device "{device.name}" was added.')
             return redirect(device)

@@ -13,8 +13,7 @@ from django.utils.html import escape
 from certificates import services as ca_services
 from certificates.models import CACertificate
 from products import services
-from products.forms import PLATFORM_CA_CHOICE
-from products.models import Device, Product
+from products.models import PLATFORM_CA_NAME, Device, Product
 
 from . import pki
 from .certificate_console import assert_field_error  # noqa: F401  (shared by the product tests)
@@ -45,7 +44,7 @@ def product_form(**overrides) -> dict:
         "product_type": "0",
         "name": "thermometers",
         "auth_method": "certificate",
-        "ca_certificate": PLATFORM_CA_CHOICE,
+        "ca_certificate": PLATFORM_CA_NAME,
         "device_key_algorithm": "ec-p256",
         "data_format": "json",
         "description": "",

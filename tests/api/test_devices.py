@@ -12,7 +12,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.utils.html import escape
 
 from certificates import x509
-from products import platform, services
+from products import platform, selectors, services, validators
 from products.models import Device, Product
 from tests import pki
 from tests.api_support import (
@@ -269,11 +269,11 @@ def test_defined_psk_not_base64_is_refused_as_the_console_refuses_it(api, signed
 
     assert (error.code, error.message) == (
         "InvalidParameterValue.DefinedPskNotBase64",
-        services.PSK_NOT_BASE64,
+        validators.PSK_NOT_BASE64,
     )
     assert console.status_code == 200
-    assert console.context["form"].errors["psk"] == [services.PSK_NOT_BASE64]
-    assert escape(services.PSK_NOT_BASE64) in console.content.decode()
+    assert console.context["form"].errors["psk"] == [validators.PSK_NOT_BASE64]
+    assert escape(validators.PSK_NOT_BASE64) in console.content.decode()
     assert not Device.objects.exists()
 
 
@@ -305,7 +305,7 @@ def test_a_taken_device_name_is_device_already_exist(api, key_product):
 @pytest.mark.parametrize("name", ["", "has space", "a/b", "x" * 49])
 def test_an_invalid_device_name_is_invalid_parameter_value(api, key_product, name):
     assert_refused(
-        lambda: create_device(api, key_product, name), "InvalidParameterValue", services.INVALID_DEVICE_NAME
+        lambda: create_device(api, key_product, name), "InvalidParameterValue", validators.INVALID_DEVICE_NAME
     )
     assert not Device.objects.exists()
 
@@ -315,7 +315,7 @@ def test_create_device_in_an_unknown_product_is_product_not_exist(api):
 
     assert (error.code, error.message) == (
         "ResourceNotFound.ProductNotExist",
-        services.PRODUCT_NOT_FOUND.format(product_id="NOSUCHPROD"),
+        selectors.PRODUCT_NOT_FOUND.format(product_id="NOSUCHPROD"),
     )
 
 
@@ -343,7 +343,7 @@ def test_describe_unknown_device_is_device_not_exist(api, key_product):
     assert_refused(
         lambda: describe_device(api, key_product, "ghost"),
         "ResourceNotFound.DeviceNotExist",
-        services.DEVICE_NOT_FOUND.format(name="ghost"),
+        selectors.DEVICE_NOT_FOUND.format(name="ghost"),
     )
 
 
@@ -411,7 +411,7 @@ def test_delete_unknown_device_is_device_not_exist(api, key_product):
             build(models.DeleteDeviceRequest, ProductId=key_product.product_id, DeviceName="ghost")
         ),
         "ResourceNotFound.DeviceNotExist",
-        services.DEVICE_NOT_FOUND.format(name="ghost"),
+        selectors.DEVICE_NOT_FOUND.format(name="ghost"),
     )
     assert Device.objects.count() == 1
 
@@ -451,7 +451,7 @@ def test_update_devices_enable_state_with_an_unknown_name_changes_nothing(api, k
     assert_refused(
         lambda: set_enable_state(api, key_product, ["a", "ghost"], 0),
         "ResourceNotFound.DeviceNotExist",
-        services.DEVICE_NOT_FOUND.format(name="ghost"),
+        selectors.DEVICE_NOT_FOUND.format(name="ghost"),
     )
     assert enabled_flags(key_product) == {"a": True, "b": True}
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import pytest
 
+from certificates import selectors as ca_selectors
 from certificates import services as ca_services
 from certificates.models import AuthenticationCode, CACertificate
-from products import services
+from products import selectors
 from products.models import Device, Product
 from tests import pki
 from tests.api_support import (
@@ -66,11 +67,11 @@ def snapshot() -> tuple:
 
 
 def product_not_found(product_id: str) -> tuple[str, str]:
-    return ("ResourceNotFound.ProductNotExist", services.PRODUCT_NOT_FOUND.format(product_id=product_id))
+    return ("ResourceNotFound.ProductNotExist", selectors.PRODUCT_NOT_FOUND.format(product_id=product_id))
 
 
 def ca_not_found(name: str) -> tuple[str, str]:
-    return ("ResourceNotFound.CACertNotExist", ca_services.CA_NOT_FOUND.format(name=name))
+    return ("ResourceNotFound.CACertNotExist", ca_selectors.CA_NOT_FOUND.format(name=name))
 
 
 def test_lists_show_only_the_callers_own_objects(alice, mallory, alices_things):
@@ -121,7 +122,7 @@ def test_a_product_cannot_be_bound_to_another_accounts_ca(mallory, alices_things
     assert_refused(
         lambda: create_product(mallory, "stolen", EncryptionType="1", PrivateCAName="alice_ca"),
         "ResourceNotFound.CACertNotExist",
-        services.CA_NOT_FOUND.format(name="alice_ca"),
+        ca_selectors.CA_NOT_FOUND.format(name="alice_ca"),
     )
     assert snapshot() == before
 

@@ -15,7 +15,9 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils.html import escape
 
+from certificates import selectors as ca_selectors
 from certificates import services as ca_services
+from certificates import validators as ca_validators
 from certificates import x509
 from certificates.models import AuthenticationCode, CACertificate
 from products import platform
@@ -186,7 +188,7 @@ def test_describe_unknown_private_ca_is_ca_cert_not_exist(api):
     assert_refused(
         lambda: api.DescribePrivateCA(build(models.DescribePrivateCARequest, CertName="nope")),
         "ResourceNotFound.CACertNotExist",
-        ca_services.CA_NOT_FOUND.format(name="nope"),
+        ca_selectors.CA_NOT_FOUND.format(name="nope"),
     )
 
 
@@ -214,7 +216,7 @@ def test_describe_private_ca_binded_products_of_an_unknown_ca_is_ca_cert_not_exi
     assert_refused(
         lambda: api.DescribePrivateCABindedProducts(request),
         "ResourceNotFound.CACertNotExist",
-        ca_services.CA_NOT_FOUND.format(name="ghost"),
+        ca_selectors.CA_NOT_FOUND.format(name="ghost"),
     )
 
 
@@ -348,7 +350,7 @@ def test_invalid_name_is_invalid_parameter_value(api):
     assert_refused(
         lambda: api.CreatePrivateCA(create_request("bad name!", ca.pem.decode(), verification.pem.decode())),
         "InvalidParameterValue",
-        ca_services.INVALID_NAME,
+        ca_validators.INVALID_CA_NAME,
     )
     assert not CACertificate.objects.exists()
 
@@ -480,7 +482,7 @@ def test_update_of_an_unknown_ca_is_ca_cert_not_exist(api):
     assert_refused(
         lambda: api.UpdatePrivateCA(update_request("ghost", ca.pem.decode(), verification.pem.decode())),
         "ResourceNotFound.CACertNotExist",
-        ca_services.CA_NOT_FOUND.format(name="ghost"),
+        ca_selectors.CA_NOT_FOUND.format(name="ghost"),
     )
     assert not CACertificate.objects.exists()
 
@@ -517,5 +519,5 @@ def test_delete_of_an_unknown_ca_is_ca_cert_not_exist(api):
     assert_refused(
         lambda: api.DeletePrivateCA(build(models.DeletePrivateCARequest, CertName="ghost")),
         "ResourceNotFound.CACertNotExist",
-        ca_services.CA_NOT_FOUND.format(name="ghost"),
+        ca_selectors.CA_NOT_FOUND.format(name="ghost"),
     )

@@ -7,7 +7,8 @@ import re
 import pytest
 from django.utils.html import escape
 
-from products import services
+from certificates import selectors as ca_selectors
+from products import selectors, services, validators
 from products.models import Device, Product
 from tests import pki
 from tests.api_support import (
@@ -116,7 +117,7 @@ def test_create_product_with_an_unknown_ca_is_ca_cert_not_exist(api):
     assert_refused(
         lambda: create_product(api, "thermometers", EncryptionType="1", PrivateCAName="ghost_ca"),
         "ResourceNotFound.CACertNotExist",
-        services.CA_NOT_FOUND.format(name="ghost_ca"),
+        ca_selectors.CA_NOT_FOUND.format(name="ghost_ca"),
     )
     assert not Product.objects.exists()
 
@@ -134,7 +135,9 @@ def test_create_product_with_a_taken_name_is_product_already_exist(api, user):
 
 @pytest.mark.parametrize("name", ["", "has space", "x" * 41, "slash/name"])
 def test_create_product_with_an_invalid_name_is_invalid_parameter_value(api, name):
-    assert_refused(lambda: create_product(api, name), "InvalidParameterValue", services.INVALID_PRODUCT_NAME)
+    assert_refused(
+        lambda: create_product(api, name), "InvalidParameterValue", validators.INVALID_PRODUCT_NAME
+    )
     assert not Product.objects.exists()
 
 
@@ -142,7 +145,7 @@ def test_create_product_with_a_long_description_is_invalid_parameter_value(api):
     assert_refused(
         lambda: create_product(api, "thermometers", ProductDescription="x" * 501),
         "InvalidParameterValue",
-        services.DESCRIPTION_TOO_LONG,
+        validators.DESCRIPTION_TOO_LONG,
     )
     assert not Product.objects.exists()
 
@@ -181,7 +184,7 @@ def test_describe_unknown_product_is_product_not_exist(api):
     assert_refused(
         lambda: describe(api, "NOSUCHPROD"),
         "ResourceNotFound.ProductNotExist",
-        services.PRODUCT_NOT_FOUND.format(product_id="NOSUCHPROD"),
+        selectors.PRODUCT_NOT_FOUND.format(product_id="NOSUCHPROD"),
     )
 
 
@@ -253,7 +256,7 @@ def test_delete_unknown_product_is_product_not_exist(api):
     assert_refused(
         lambda: api.DeleteProduct(build(models.DeleteProductRequest, ProductId="NOSUCHPROD")),
         "ResourceNotFound.ProductNotExist",
-        services.PRODUCT_NOT_FOUND.format(product_id="NOSUCHPROD"),
+        selectors.PRODUCT_NOT_FOUND.format(product_id="NOSUCHPROD"),
     )
 
 
@@ -317,7 +320,7 @@ def test_forbidding_with_one_unknown_product_changes_none(api, user):
     assert_refused(
         lambda: forbid(api, [product.product_id, "NOSUCHPROD"], 1),
         "ResourceNotFound.ProductNotExist",
-        services.PRODUCT_NOT_FOUND.format(product_id="NOSUCHPROD"),
+        selectors.PRODUCT_NOT_FOUND.format(product_id="NOSUCHPROD"),
     )
     assert Product.objects.get(pk=product.pk).forbidden is False
 

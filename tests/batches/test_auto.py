@@ -8,17 +8,18 @@ import re
 import pytest
 from cryptography import x509 as cx509
 from cryptography.x509.oid import NameOID
-from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
-from django_tasks_db.models import DBTaskResult
+from django_tasks.base import TaskResultStatus
 
 from batches import forms, inputs, services
 from batches.models import BatchRow, DeviceBatch
+from batches.tasks import run_device_batch
 from certificates import issuance
 from products import platform
 from products import services as product_services
 from products.models import Device, Product
+from tests.batches.workers import run_worker_until_idle, tasks_in_backend
 from tests.product_console import assert_field_error, assert_message, make_device, make_product, text
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +48,7 @@ def assert_nothing_stored() -> None:
     assert not DeviceBatch.objects.exists()
     assert not BatchRow.objects.exists()
     assert not Device.objects.exists()
-    assert not DBTaskResult.objects.exists()
+    assert tasks_in_backend() == 0
 
 
 def assert_rows_created(batch: DeviceBatch) -> list[BatchRow]:
@@ -76,10 +77,10 @@ def test_generates_random_names_with_platform_ca_certificates(
         DeviceBatch.Status.QUEUED,
     )
     assert (batch.total, batch.processed, batch.failed) == (5, 0, 0)
-    task = DBTaskResult.objects.get()
-    assert batch.task_id == str(task.id)
-    assert task.args_kwargs["args"] == [batch.pk, batch.lease] and len(batch.lease) == 32
-    assert task.task_path == "batches.tasks.run_device_batch"
+    assert tasks_in_backend() == 1
+    task = run_device_batch.get_backend().get_result(batch.task_id)
+    assert list(task.args) == [batch.pk, batch.lease] and len(batch.lease) == 32
+    assert task.task.module_path == "batches.tasks.run_device_batch"
     assert not Device.objects.exists()
 
     services.run_batch(batch.pk)
@@ -212,8 +213,8 @@ def test_the_longest_prefix_with_the_most_devices_still_fits_in_48(user):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_console_form_and_db_worker_create_the_devices_end_to_end(signed_in_client, user, monkeypatch):
-    """The whole path: the form, the on-commit enqueue, the django-tasks database worker, the pages."""
+def test_console_form_and_task_worker_create_the_devices_end_to_end(signed_in_client, user, monkeypatch):
+    """The whole path: the form, the on-commit enqueue, the task worker (database or RQ), the pages."""
     monkeypatch.setattr(services, "CHUNK_SIZE", 7)
     product = make_product(user, "sensors", auth_method=Product.AuthMethod.KEY)
 
@@ -223,13 +224,13 @@ def test_console_form_and_db_worker_create_the_devices_end_to_end(signed_in_clie
 
     batch = DeviceBatch.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/batches/{batch.pk}/"
-    assert DBTaskResult.objects.get().status == "READY"
+    assert run_device_batch.get_backend().get_result(batch.task_id).status == TaskResultStatus.READY
 
-    call_command("db_worker", batch=True, no_startup_delay=True, verbosity=0)
+    run_worker_until_idle()
 
     batch.refresh_from_db()
-    task = DBTaskResult.objects.get()
-    assert (task.status, str(task.id)) == ("SUCCESSFUL", batch.task_id)
+    assert run_device_batch.get_backend().get_result(batch.task_id).status == TaskResultStatus.SUCCESSFUL
+    assert tasks_in_backend() == 1
     assert (batch.status, batch.total, batch.processed, batch.failed) == (
         DeviceBatch.Status.SUCCEEDED,
         30,

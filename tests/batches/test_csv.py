@@ -6,12 +6,12 @@ import pytest
 from django import forms as django_forms
 from django.urls import reverse
 from django.utils.html import escape
-from django_tasks_db.models import DBTaskResult
 
 from batches import forms, inputs, services
 from batches.models import BatchRow, DeviceBatch
 from products import services as product_services
 from products.models import Device, Product
+from tests.batches.workers import tasks_in_backend
 from tests.product_console import assert_field_error, assert_message, make_product, text, upload
 
 pytestmark = pytest.mark.django_db
@@ -68,7 +68,7 @@ def assert_refused(response, message: str) -> None:
     assert_field_error(response, "names_file", message)
     assert not DeviceBatch.objects.exists()
     assert not BatchRow.objects.exists()
-    assert not DBTaskResult.objects.exists()
+    assert tasks_in_backend() == 0
 
 
 def test_creates_the_good_rows_and_reports_each_bad_one(

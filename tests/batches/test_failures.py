@@ -8,6 +8,7 @@ from django.utils.html import escape
 from batches import services
 from batches.models import BatchRow, DeviceBatch
 from products import services as product_services
+from products import validators as product_validators
 from products.models import Device, Product
 from tests.product_console import make_product, text
 
@@ -54,7 +55,13 @@ def assert_stopped_after_first_chunk(batch: DeviceBatch, reason: str) -> None:
     assert rows[:3] == [
         (1, "dev_01", "created", "", ""),
         (2, "dev_02", "created", "", ""),
-        (3, "bad name", "failed", product_services.INVALID_VALUE_CODE, product_services.INVALID_DEVICE_NAME),
+        (
+            3,
+            "bad name",
+            "failed",
+            product_services.INVALID_VALUE_CODE,
+            product_validators.INVALID_DEVICE_NAME,
+        ),
     ]
     assert rows[3:] == [(number, name, "pending", "", "") for number, name in enumerate(NAMES[2:], start=4)]
     assert sorted(Device.objects.values_list("name", flat=True)) == ["dev_01", "dev_02"]
@@ -110,7 +117,7 @@ def test_the_pages_show_the_failure(signed_in_client, batch, monkeypatch):
         f'<div class="alert alert-danger mt-3 mb-0 " role="alert" data-progress-error>{escape(message)}</div>'
         in page
     )
-    assert escape(product_services.INVALID_DEVICE_NAME) in page
+    assert escape(product_validators.INVALID_DEVICE_NAME) in page
     assert '<span class="badge text-bg-danger">Failed</span>' in listing
     assert DeviceBatch.objects.get().status == DeviceBatch.Status.FAILED
 

@@ -7,11 +7,11 @@ import zipfile
 
 import pytest
 from django.urls import reverse
-from django_tasks_db.models import DBTaskResult
 
 from batches import forms, inputs
 from batches.models import BatchRow, DeviceBatch
 from products.models import Device, Product
+from tests.batches.workers import tasks_in_backend
 from tests.product_console import assert_field_error, custom_ca, make_product, register_ca, upload
 
 # One line holding a single 200,000-character field: under the form's 1 MiB, over csv's 131,072.
@@ -59,7 +59,7 @@ def test_batch_page_refuses_a_csv_line_too_long_and_stores_nothing(
     assert_field_error(response, "names_file", inputs.NOT_CSV.format(line=3))
     assert not DeviceBatch.objects.exists()
     assert not BatchRow.objects.exists()
-    assert not DBTaskResult.objects.exists()
+    assert tasks_in_backend() == 0
     assert not Device.objects.exists()
 
 

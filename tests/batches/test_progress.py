@@ -13,6 +13,7 @@ from django.utils.html import escape
 from batches import services
 from batches.models import DeviceBatch
 from products import services as product_services
+from products import validators as product_validators
 from products.models import Product
 from tests.product_console import make_product, text
 
@@ -140,7 +141,7 @@ def test_the_detail_page_shows_the_bar_the_counts_and_the_failed_rows(signed_in_
     assert "<dd data-progress-eta>—</dd>" in page
     assert (
         f'<td>5</td><td class="mono">bad name</td><td class="mono">{product_services.INVALID_VALUE_CODE}</td>'
-        f"<td>{escape(product_services.INVALID_DEVICE_NAME)}</td>"
+        f"<td>{escape(product_validators.INVALID_DEVICE_NAME)}</td>"
     ) in page
     assert f'data-batch-progress="{reverse("batches:batch_progress", args=[batch.pk])}"' in page
     assert 'data-finished="true"' in page

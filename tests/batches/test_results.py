@@ -15,6 +15,7 @@ from batches.models import DeviceBatch
 from certificates import issuance
 from iothub_console.errors import ServiceError
 from products import services as product_services
+from products import validators as product_validators
 from products.models import Device, Product
 from tests.product_console import assert_message, make_product
 
@@ -59,7 +60,7 @@ def assert_results_csv_matches_rows(archive: zipfile.ZipFile, batch: DeviceBatch
             "",
             "failed",
             product_services.INVALID_VALUE_CODE,
-            product_services.INVALID_DEVICE_NAME,
+            product_validators.INVALID_DEVICE_NAME,
         ],
         ["4", "dev_01", "", "failed", product_services.DEVICE_EXISTS_CODE, DUPLICATE_DEV_01],
         ["5", "dev_03", "", "created", "", ""],

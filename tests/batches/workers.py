@@ -1,11 +1,11 @@
 """Real task workers for the batch tests: `manage.py db_worker`, or `rqworker` when the RQ backend is set.
 
-The worker is a separate process on the test database, as in production; it is
-stopped by its process group (an RQ worker runs each job in a child process).
+The worker is a separate process on the test database, as in production.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -17,7 +17,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
+from django_tasks_db.models import DBTaskResult
 
 USES_RQ = settings.TASKS["default"]["BACKEND"].startswith("django_tasks_rq.")
 # Short, so that a killed worker's batch counts as stalled within the test.
@@ -30,6 +32,27 @@ def worker_command() -> list[str]:
     if USES_RQ:
         return [*manage, "rqworker", "--job-class", "django_tasks_rq.Job", "default"]
     return [*manage, "db_worker", "--no-startup-delay", "--no-reload", "--interval", "0.2"]
+
+
+def tasks_in_backend() -> int:
+    """How many tasks the backend holds: rows of the database backend, jobs of RQ's queue."""
+    if USES_RQ:
+        import django_rq
+
+        queue = django_rq.get_queue("default")
+        return queue.count + queue.started_job_registry.count + queue.finished_job_registry.count
+    return DBTaskResult.objects.count()
+
+
+def run_worker_until_idle() -> None:
+    """Run the queued tasks in this process, then return (the worker's burst mode)."""
+    if USES_RQ:
+        # SimpleWorker runs jobs in this process, on this test's database connection.
+        call_command(
+            "rqworker", "default", burst=True, worker_class="rq.SimpleWorker", job_class="django_tasks_rq.Job"
+        )
+    else:
+        call_command("db_worker", batch=True, no_startup_delay=True, verbosity=0)
 
 
 def database_url() -> str:
@@ -45,7 +68,7 @@ def database_url() -> str:
 
 @contextmanager
 def running_worker(log: Path) -> Iterator[subprocess.Popen]:
-    """A worker process on the test database, stopped (its whole group) on the way out."""
+    """A worker process on the test database, killed with everything it started on the way out."""
     environment = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -61,7 +84,6 @@ def running_worker(log: Path) -> Iterator[subprocess.Popen]:
             env=environment,
             stdout=output,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
     try:
         yield worker
@@ -70,10 +92,32 @@ def running_worker(log: Path) -> Iterator[subprocess.Popen]:
 
 
 def kill(worker: subprocess.Popen) -> None:
-    """SIGKILL the worker and every process it started: nothing gets to clean up."""
+    """SIGKILL the worker and every process it started: nothing gets to clean up.
+
+    By PID, descendants first: an RQ worker runs each job in a child that starts a
+    session of its own, so killing the worker's process group would leave it running.
+    """
     if worker.poll() is None:
-        os.killpg(worker.pid, signal.SIGKILL)
+        for pid in [*descendants(worker.pid), worker.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
     worker.wait()
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes below `pid`, from Linux's /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # "pid (command) state ppid ...": the command may hold spaces, so split after it.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, waiting = [], list(children.get(pid, []))
+    while waiting:
+        child = waiting.pop()
+        found.append(child)
+        waiting.extend(children.get(child, []))
+    return found
 
 
 def wait_for(condition: Callable[[], bool], worker: subprocess.Popen, log: Path, what: str) -> None:

@@ -14,8 +14,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from certificates import x509
-from certificates.forms import FILE_TOO_LARGE, WRONG_EXTENSION
+from certificates.forms import WRONG_EXTENSION
 from certificates.models import CACertificate
+from certificates.validators import FILE_TOO_LARGE
 from tests import pki
 from tests.certificate_console import (
     assert_code_unused,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from certificates import services
+from certificates import services, validators
 from certificates.models import CACertificate
 from tests import pki
 from tests.certificate_console import (
@@ -35,7 +35,7 @@ def test_refuses_invalid_name(signed_in_client, user, name):
 
     response = post_add_proven(signed_in_client, user, pki.make_ca(), name=name)
 
-    assert_field_error(response, "name", services.INVALID_NAME)
+    assert_field_error(response, "name", validators.INVALID_CA_NAME)
     assert CACertificate.objects.count() == 0
     assert_code_unused(user, code)
 
@@ -79,7 +79,7 @@ def test_service_refuses_invalid_name_with_tencent_code(user):
     with pytest.raises(services.ServiceError) as refused:
         register(user, pki.make_ca(), "café")
 
-    assert refused.value.code == services.INVALID_NAME_CODE
-    assert refused.value.message == services.INVALID_NAME
+    assert refused.value.code == validators.INVALID_VALUE_CODE
+    assert refused.value.message == validators.INVALID_CA_NAME
     assert refused.value.field == "name"
     assert CACertificate.objects.count() == 0

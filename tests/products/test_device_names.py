@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from products import services
+from products import services, validators
 from products.models import Device, Product
 from tests.product_console import add_url, assert_field_error, make_device, make_product
 
@@ -25,7 +25,7 @@ def product(user):
 def test_refuses_invalid_device_names(signed_in_client, product, name):
     response = signed_in_client.post(add_url(product), {"name": name})
 
-    assert_field_error(response, "name", services.INVALID_DEVICE_NAME)
+    assert_field_error(response, "name", validators.INVALID_DEVICE_NAME)
     assert not Device.objects.exists()
 
 
@@ -38,7 +38,7 @@ def test_service_refuses_the_same_names(product, name):
     with pytest.raises(services.ServiceError) as refused:
         make_device(product, name)
 
-    assert refused.value.message == services.INVALID_DEVICE_NAME
+    assert refused.value.message == validators.INVALID_DEVICE_NAME
     assert refused.value.field == "name"
     assert not Device.objects.exists()
 

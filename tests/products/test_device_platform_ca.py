@@ -10,7 +10,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.db import connection
 
 from certificates import issuance, x509
-from products import forms, platform, services
+from products import forms, platform, selectors, services, validators
 from products.models import Device, Product
 from tests import pki
 from tests.product_console import add_url, assert_field_error, assert_message, make_product, upload
@@ -88,7 +88,7 @@ def test_platform_ca_chain_is_one_root_and_one_device_ca(product):
 
     device_ca.certificate.verify_directly_issued_by(root.certificate)
     assert platform.device_ca().certificate_pem == device_ca.certificate_pem
-    assert services.product_device_ca_pem(product) == device_ca.certificate_pem
+    assert selectors.product_device_ca_pem(product) == device_ca.certificate_pem
     with connection.cursor() as cursor:
         cursor.execute("SELECT private_key_pem FROM products_platformca")
         assert all("PRIVATE KEY" not in row[0] for row in cursor.fetchall())
@@ -217,7 +217,7 @@ def test_refuses_a_csr_file_over_64_kib(signed_in_client, product):
         {"name": "dev_01", "certificate_source": "csr", "csr": upload("dev_01.csr", pem + b"#" * 64 * 1024)},
     )
 
-    assert_field_error(response, "csr", forms.CSR_TOO_LARGE)
+    assert_field_error(response, "csr", validators.CSR_TOO_LARGE)
     assert not Device.objects.exists()
 
 

@@ -7,7 +7,7 @@ import base64
 import pytest
 from django.db import connection
 
-from products import services
+from products import services, validators
 from products.models import Device, Product
 from tests import pki
 from tests.product_console import add_url, assert_field_error, make_product
@@ -68,7 +68,7 @@ def test_keeps_a_given_base64_psk(signed_in_client, product):
 def test_refuses_a_psk_that_is_not_base64(signed_in_client, product, psk):
     response = signed_in_client.post(add_url(product), {"name": "dev_01", "psk": psk})
 
-    assert_field_error(response, "psk", services.PSK_NOT_BASE64)
+    assert_field_error(response, "psk", validators.PSK_NOT_BASE64)
     assert not Device.objects.exists()
 
 

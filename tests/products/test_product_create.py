@@ -7,9 +7,8 @@ import re
 import pytest
 from django.utils.html import escape
 
-from products import services
-from products.forms import PLATFORM_CA_CHOICE
-from products.models import Product
+from products import services, validators
+from products.models import PLATFORM_CA_NAME, Product
 from tests import pki
 from tests.product_console import (
     CREATE_URL,
@@ -98,7 +97,7 @@ def test_ca_choices_are_the_accounts_cas_by_name_and_platform_ca(signed_in_clien
         ("", "Select a CA certificate"),
         ("alpha_ca", "alpha_ca"),
         ("zeta_ca", "zeta_ca"),
-        (PLATFORM_CA_CHOICE, "Platform CA"),
+        (PLATFORM_CA_NAME, "Platform CA"),
     ]
     assert "mallory_secret_ca" not in page
 
@@ -153,7 +152,7 @@ def test_creates_platform_ca_and_key_products(signed_in_client, user):
 def test_refuses_invalid_product_names(signed_in_client, user, name):
     response = signed_in_client.post(CREATE_URL, product_form(name=name))
 
-    message = services.INVALID_PRODUCT_NAME if name else "This field is required."
+    message = validators.INVALID_PRODUCT_NAME if name else "This field is required."
     assert_field_error(response, "name", message)
     assert not Product.objects.exists()
 
@@ -206,7 +205,7 @@ def test_another_accounts_ca_cannot_be_chosen(signed_in_client, user, other_user
 def test_refuses_a_description_of_501_characters(signed_in_client, user):
     response = signed_in_client.post(CREATE_URL, product_form(description="d" * 501))
 
-    assert_field_error(response, "description", services.DESCRIPTION_TOO_LONG)
+    assert_field_error(response, "description", validators.DESCRIPTION_TOO_LONG)
     assert not Product.objects.exists()
 
 
