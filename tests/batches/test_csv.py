@@ -10,6 +10,7 @@ from django.utils.html import escape
 from batches import forms, inputs, services
 from batches.models import BatchRow, DeviceBatch
 from products import services as product_services
+from products import validators as product_validators
 from products.models import Device, Product
 from tests.batches.workers import tasks_in_backend
 from tests.product_console import assert_field_error, assert_message, make_product, text, upload
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 EXISTS = product_services.DEVICE_EXISTS_CODE
 INVALID = product_services.INVALID_VALUE_CODE
-BAD_NAME = product_services.INVALID_DEVICE_NAME
+BAD_NAME = product_validators.INVALID_DEVICE_NAME
 LONG_NAME = "x" * 49
 # BOM, CRLF, blank lines, a header, a repeat and four names the device rules refuse.
 DEVICES_CSV = (
