@@ -18,7 +18,7 @@ from pathlib import Path
 from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
 
-from . import api, certificate_upload, device_list, environment, health_audit, issuance, serving
+from . import certificate_upload, device_list, environment, issuance, serving
 from .fixtures import make_owner
 from .memory import MemoryResult
 from .report import heading, milliseconds, rate, target_line, times
@@ -49,15 +49,11 @@ def run(scale: Scale, start: environment.Snapshot, database: Path, memory_result
     upload_lines = _certificate_upload(owner, scale, verdicts)
     _progress(start, f"2. device list ({scale.list_devices:,} devices to insert first)")
     list_lines = _device_list(owner, scale, verdicts)
-    _progress(start, f"7. API reads ({scale.list_devices:,} devices to insert first)")
-    api_lines = _api(owner, scale, verdicts)
     memory_lines = _memory(memory_result, verdicts)
     _progress(start, "5. serving the Devices tab with wrk: gunicorn against runserver")
     serving_lines = _serving(owner, scale)
     _progress(start, "6. the device link service: Mosquitto with the plugin, in a process of its own")
     broker_lines = _broker(scale, database.parent, verdicts)
-    _progress(start, f"7. Certificate Health and Audit Log ({scale.list_devices * 10:,} entries first)")
-    health_lines = _health_audit(owner, scale, verdicts)
 
     end = environment.Snapshot.now()
     wall = end.wall - start.wall
@@ -85,8 +81,6 @@ def run(scale: Scale, start: environment.Snapshot, database: Path, memory_result
             + memory_lines
             + serving_lines
             + broker_lines
-            + health_lines
-            + api_lines
             + summary
         )
     )
@@ -183,48 +177,6 @@ def _device_list(owner: AbstractBaseUser, scale: Scale, verdicts: list[bool]) ->
     return lines
 
 
-def _api(owner: AbstractBaseUser, scale: Scale, verdicts: list[bool]) -> list[str]:
-    lines = heading(
-        "7. Tencent Cloud API reads: server time of the WSGI handler, each request freshly signed"
-    )
-    products = {}
-    for count in (scale.list_small, scale.list_devices):
-        products[count] = device_list.make_product_with_devices(owner, f"api-{count}", count)
-    results = api.measure(owner, products, scale.list_requests * 4)
-    small, large = results[scale.list_small], results[scale.list_devices]
-    lines.append(
-        f"  {'call':<36} {f'at {scale.list_small:,} devices':<16} {f'at {scale.list_devices:,} devices':<34} queries"
-    )
-    rows = [("signed no-op action", small.no_op, large.no_op)]
-    rows += [(label, small.calls[label], large.calls[label]) for label in api.CALLS]
-    for label, at_small, at_large in rows:
-        lines.append(
-            f"  {label:<36} {at_small.server_time.median * 1000:7.2f} ms      "
-            f"{milliseconds(at_large.server_time):<34} {at_small.queries} → {at_large.queries}"
-        )
-        lines.append(
-            f"      {at_large.requests_per_second:,.0f} requests/s at {scale.list_devices:,} devices"
-        )
-    for label in api.TARGETED:
-        ratio = large.ratio(label)
-        verdicts.append(ratio <= 2)
-        lines.append(
-            target_line(f"{label} / no-op at {scale.list_devices:,}", times(ratio), "≤ 2.00×", ratio <= 2)
-        )
-    lines.append(
-        f"  {api.CALLS[2] + ' / no-op':<46} {times(large.ratio(api.CALLS[2])):>14}   (no target: Offset is a scan)"
-    )
-    constant = all(small.calls[label].queries == large.calls[label].queries for label in api.CALLS)
-    verdicts.append(constant)
-    counts = ", ".join(str(large.calls[label].queries) for label in api.CALLS)
-    lines.append(
-        target_line(
-            f"queries per call, {scale.list_small:,} vs {scale.list_devices:,}", counts, "constant", constant
-        )
-    )
-    return lines
-
-
 def _certificate_upload(owner: AbstractBaseUser, scale: Scale, verdicts: list[bool]) -> list[str]:
     lines = heading("3. Batch upload of device certificates (own CA): start_batch untimed, run_batch timed")
     result = certificate_upload.measure(owner, scale.upload_certificates, scale.upload_repetitions)
@@ -281,39 +233,6 @@ def _broker(scale: Scale, scratch: Path, verdicts: list[bool]) -> list[str]:
     report = json.loads(result.read_text())
     verdicts.extend(report["verdicts"])
     return report["lines"]
-
-
-def _health_audit(owner: AbstractBaseUser, scale: Scale, verdicts: list[bool]) -> list[str]:
-    """The large account is the device list's, with ten Audit Log entries per device."""
-    lines = heading("7. Certificate Health and the Audit Log's first page: server time (test Client)")
-    small_owner = make_owner("bench-health-small")
-    device_list.make_product_with_devices(small_owner, "health-small", scale.list_small)
-    results = {}
-    for account, devices in ((small_owner, scale.list_small), (owner, scale.list_devices)):
-        started = time.perf_counter()
-        newest = health_audit.insert_entries(account, devices * 10)
-        lines.append(
-            f"  {devices * 10:,} Audit Log entries inserted with bulk_create in {time.perf_counter() - started:.1f} s"
-            " (not timed)"
-        )
-        results[devices] = health_audit.measure(account, newest, scale.list_requests)
-    small, large = results[scale.list_small], results[scale.list_devices]
-    sizes = f"{scale.list_devices:,} devices, {scale.list_devices * 10:,} entries"
-    lines.append(f"  {'page':<36} {f'{scale.list_small:,} devices':<16} {sizes:<34} queries")
-    for label, page in large.pages.items():
-        lines.append(
-            f"  {label:<36} {small.pages[label].server_time.median * 1000:7.2f} ms      "
-            f"{milliseconds(page.server_time):<34} {small.pages[label].queries} → {page.queries}"
-        )
-    for label in health_audit.PAGE_LABELS:
-        ratio = large.ratio(label)
-        verdicts.append(ratio <= 2)
-        lines.append(target_line(f"{label} / minimal page", times(ratio), "≤ 2.00×", ratio <= 2))
-    constant = all(small.pages[label].queries == large.pages[label].queries for label in large.pages)
-    verdicts.append(constant)
-    counts = ", ".join(str(page.queries) for page in large.pages.values())
-    lines.append(target_line("queries per page, small vs large", counts, "constant", constant))
-    return lines
 
 
 def _serving(owner: AbstractBaseUser, scale: Scale) -> list[str]:
