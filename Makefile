@@ -29,11 +29,13 @@ run: migrate
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	./scripts/run-console $(HOST):$(PORT)
 
-## Run Mosquitto on the console's configuration (TLS on $$IOTHUB_MQTT_PORT, default 8883),
-## reloading it whenever devices, products or CAs change in the console.
+## Build the broker plugin and run Mosquitto with it: certificate devices on $$IOTHUB_MQTT_PORT
+## (8883), Key devices on $$IOTHUB_MQTT_KEY_PORT (8884); the console ($$IOTHUB_CONSOLE_URL,
+## `make run`) decides every connection. Stops, with Mosquitto's error, if Mosquitto stops.
 broker: migrate
 	./scripts/install-system-packages
-	$(BIN)/python manage.py run_broker
+	$(MAKE) -s -C broker/plugin
+	$(BIN)/python manage.py run_broker $(BROKER_ARGS)
 
 system-packages:
 	./scripts/install-system-packages
