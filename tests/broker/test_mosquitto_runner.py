@@ -6,6 +6,7 @@ console, so its broker asks the console the tests drive.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -163,3 +165,25 @@ def test_runner_stops_with_mosquittos_own_error_when_mosquitto_cannot_start(plug
     assert "Mosquitto exited with code" in runner.output
     assert "Address already in use" in runner.output
     assert runner.output.count("Mosquitto exited") == 1  # said once: it does not restart
+
+
+def test_broker_token_command_prints_the_token_the_endpoints_take(live_server, user):
+    printed = subprocess.run(
+        [sys.executable, "manage.py", "broker_token", "--skip-checks"],
+        cwd=settings.BASE_DIR,
+        env=runner_environment(live_server, free_port(), free_port()),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert printed == settings.IOTHUB_BROKER_TOKEN
+    device = platform_device(user, "tokened")
+    request = urllib.request.Request(
+        f"{live_server.url}/broker/v1/authenticate",
+        data=json.dumps({"clientid": device.client_id, "cert_pem": None}).encode(),
+        headers={"Authorization": f"Bearer {printed}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+        assert json.loads(response.read())["result"] == "deny"  # a certificate device sent no certificate
