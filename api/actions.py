@@ -7,6 +7,8 @@ the same things with the same codes and messages.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +16,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 
+from broker import publishing
 from certificates import selectors as certificate_selectors
 from certificates import services as certificate_services
 from certificates import x509
@@ -28,6 +31,8 @@ from .params import ApiError, Param
 PAGE_LIMIT = Param("int", required=True, minimum=10, maximum=250)
 OFFSET = Param("int", required=True, minimum=0, maximum=2**31 - 1)
 PLATFORM_CA_NAME = "Platform CA"
+INVALID_VALUE_CODE = "InvalidParameterValue"
+PAYLOAD_NOT_BASE64 = "Payload must be valid base64 when PayloadEncoding is base64."
 
 PRODUCT_PROPERTIES = {
     "ProductDescription": Param("str"),
@@ -268,7 +273,10 @@ def device_info(device: Device) -> dict[str, Any]:
     return {
         "DeviceName": device.name,
         "Online": _online(device),
-        "LoginTime": _seconds(device.activated_at),
+        "LoginTime": _seconds(device.last_online_at),
+        "FirstOnlineTime": _seconds(device.activated_at),
+        "LastOfflineTime": _seconds(device.last_offline_at),
+        "ClientIP": device.client_ip,
         "DeviceCert": device.certificate_pem,
         "DevicePsk": device.psk,
         "Tags": device.tags,
@@ -376,3 +384,29 @@ def update_devices_enable_state(owner, params):
 def describe_authentication_code(owner, params):
     code = certificate_services.current_authentication_code(owner=owner)
     return {"AuthenticationCode": code.code, "ExpireTime": _seconds(code.expires_at)}
+
+
+@action(
+    "PublishMessage",
+    ProductId=Param("str", True),
+    DeviceName=Param("str", True),
+    Topic=Param("str", True),
+    Payload=Param("str", True),
+    Qos=Param("int", choices=publishing.QOS_LEVELS),
+    PayloadEncoding=Param("str", choices=("", "base64")),
+)
+def publish_message(owner: AbstractBaseUser, params: dict[str, Any]) -> dict[str, Any]:
+    product = _owned_product(owner, params["ProductId"])
+    device = product_selectors.get_device(product=product, name=params["DeviceName"])
+    payload = _message_payload(params["Payload"], params.get("PayloadEncoding", ""))
+    publishing.publish_message(device=device, topic=params["Topic"], payload=payload, qos=params.get("Qos", 0))
+    return {}
+
+
+def _message_payload(payload: str, encoding: str) -> bytes:
+    if encoding != "base64":
+        return payload.encode("utf-8")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(INVALID_VALUE_CODE, PAYLOAD_NOT_BASE64) from None

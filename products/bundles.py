@@ -16,6 +16,7 @@ import secrets
 import string
 import zipfile
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 # Tencent's username is <ClientId>;<sdkappid>;<connid>;<expiry>. For certificate
 # devices the broker checks the certificate, not the username, but Tencent's SDKs
@@ -46,6 +47,7 @@ class DeviceBundleInput:
     device_ca_pem: str = ""
     root_ca_pem: str = ""
     psk: str = ""
+    key_expiry: int = 0  # Unix seconds: until when a Key device's bundled password works
 
     @property
     def client_id(self) -> str:
@@ -92,8 +94,8 @@ def mqtt_password(username: str, psk: str, algorithm: str = HMAC_SHA256) -> str:
 
 
 @dataclass(frozen=True)
-class KeyCredentials:
-    """What an MQTT client needs to sign in as a Key device until `expiry`."""
+class MqttLogin:
+    """What an MQTT client sends to sign in as a device; Key devices' passwords work until `expiry`."""
 
     client_id: str
     username: str
@@ -107,9 +109,9 @@ def key_credentials(
     expiry: int,
     connection_id: str | None = None,
     algorithm: str = HMAC_SHA256,
-) -> KeyCredentials:
+) -> MqttLogin:
     username = mqtt_username(client_id, connection_id, expiry)
-    return KeyCredentials(
+    return MqttLogin(
         client_id=client_id,
         username=username,
         password=mqtt_password(username, psk, algorithm),
@@ -117,9 +119,18 @@ def key_credentials(
     )
 
 
-def device_info(bundle: DeviceBundleInput, username: str) -> dict:
+def device_info(bundle: DeviceBundleInput, login: MqttLogin) -> dict:
     """`device_info.json` as Tencent's device SDKs read it, plus an `mqtt` object."""
     certificate = bundle.auth_mode == "CERT"
+    mqtt = {
+        "host": bundle.mqtt_host,
+        "port": bundle.mqtt_port,
+        "client_id": bundle.client_id,
+        "username": login.username,
+        "topic_prefix": bundle.topic_prefix,
+    }
+    if not certificate:
+        mqtt["password"] = login.password
     return {
         "auth_mode": bundle.auth_mode,
         "productId": bundle.product_id,
@@ -132,66 +143,91 @@ def device_info(bundle: DeviceBundleInput, username: str) -> dict:
             "devPrivateKeyFile": bundle.private_key_file if certificate else "",
         },
         "region": "china",
-        "mqtt": {
-            "host": bundle.mqtt_host,
-            "port": bundle.mqtt_port,
-            "client_id": bundle.client_id,
-            "username": username,
-            "topic_prefix": bundle.topic_prefix,
-        },
+        "mqtt": mqtt,
     }
 
 
-def readme(bundle: DeviceBundleInput, username: str) -> str:
+def _sign_in_options(bundle: DeviceBundleInput, login: MqttLogin) -> str:
+    """The mosquitto client options that connect as this device, from the unzipped folder."""
+    options = f"-h {bundle.mqtt_host} -p {bundle.mqtt_port} --cafile {CA_FILE} "
+    if bundle.auth_mode == "CERT":
+        options += f"--cert {bundle.certificate_file} --key {bundle.private_key_file} "
+    options += f"-i '{bundle.client_id}' -u '{login.username}'"
+    if bundle.auth_mode != "CERT":
+        options += f" -P '{login.password}'"
+    return options
+
+
+def readme(bundle: DeviceBundleInput, login: MqttLogin) -> str:
     topic = f"{bundle.topic_prefix}data"
+    certificate = bundle.auth_mode == "CERT"
+    how = "client certificate" if certificate else "username and password"
     lines = [
         f"Device bundle for {bundle.device_name} (product {bundle.product_id})",
         "",
-        f"Broker:     {bundle.mqtt_host}:{bundle.mqtt_port} (MQTT over TLS)",
+        f"Broker:     {bundle.mqtt_host}:{bundle.mqtt_port} (MQTT over TLS, {how})",
         f"Client ID:  {bundle.client_id}",
-        f"Username:   {username}",
-        f"Topics:     {bundle.topic_prefix}# (this device may use only these)",
-        "",
+        f"Username:   {login.username}",
     ]
-    if bundle.auth_mode != "CERT":
-        lines += [
-            "This device authenticates with a pre-shared key: device_info.json holds it as",
-            "key_deviceinfo.deviceSecret. Keep it secret.",
-            "",
-        ]
-        return "\n".join(lines)
+    if not certificate:
+        lines.append(f"Password:   {login.password}")
+    lines += [f"Topics:     {bundle.topic_prefix}# (this device may use only these)", "", "Files:"]
+    if certificate:
+        lines.append(f"  {bundle.certificate_file}  the device certificate")
+        if bundle.private_key_pem:
+            lines.append(
+                f"  {bundle.private_key_file}  the device private key (this bundle is its only copy)"
+            )
+        else:
+            lines.append(f"  {bundle.private_key_file}  not included: put the device's own private key here")
+        lines.append(f"  {DEVICE_CA_FILE}  the CA that issued the device certificate")
     lines += [
-        "Files:",
-        f"  {bundle.certificate_file}  the device certificate",
-    ]
-    if bundle.private_key_pem:
-        lines.append(f"  {bundle.private_key_file}  the device private key (this bundle is its only copy)")
-    else:
-        lines.append(f"  {bundle.private_key_file}  not included: put the device's own private key here")
-    lines += [
-        f"  {DEVICE_CA_FILE}  the CA that issued the device certificate",
         f"  {CA_FILE}  the CA of the broker's server certificate",
         "  device_info.json  settings for Tencent's device SDKs",
         "",
+    ]
+    if not certificate:
+        expiry = datetime.fromtimestamp(login.expiry, UTC).strftime("%Y-%m-%d")
+        lines += [
+            "This device authenticates with a pre-shared key: device_info.json holds it as",
+            "key_deviceinfo.deviceSecret. Keep it secret. The password above is Tencent's",
+            f"HMAC-SHA256 of the username with that key; the username expires on {expiry}.",
+            "Make new ones with Generate Credentials on the device's page.",
+            "",
+        ]
+    options = _sign_in_options(bundle, login)
+    lines += [
+        "One connection per device at a time: a second client with this client ID",
+        "disconnects the first, so run one of these commands at a time.",
+        "",
         "Publish a test message from this folder:",
         "",
-        f"mosquitto_pub -h {bundle.mqtt_host} -p {bundle.mqtt_port} --cafile {CA_FILE} "
-        f"--cert {bundle.certificate_file} --key {bundle.private_key_file} "
-        f"-i '{bundle.client_id}' -u '{username}' -t '{topic}' -m '{{\"hello\":\"world\"}}' -q 1",
+        f"mosquitto_pub {options} -t '{topic}' -m '{{\"hello\":\"world\"}}' -q 1",
         "",
-        "Subscribe to the device's topics:",
+        "Publish and wait for the message to come back, on one connection:",
         "",
-        f"mosquitto_sub -h {bundle.mqtt_host} -p {bundle.mqtt_port} --cafile {CA_FILE} "
-        f"--cert {bundle.certificate_file} --key {bundle.private_key_file} "
-        f"-i '{bundle.client_id}' -u '{username}' -t '{bundle.topic_prefix}#' -v",
+        f"mosquitto_rr {options} -t '{topic}' -e '{topic}' -m '{{\"hello\":\"world\"}}' -q 1 -W 10",
+        "",
+        "Listen for messages to the device (such as Publish Message on its page):",
+        "",
+        f"mosquitto_sub {options} -t '{bundle.topic_prefix}#' -v",
         "",
     ]
     return "\n".join(lines)
 
 
 def build_device_bundle(bundle: DeviceBundleInput, connection_id: str | None = None) -> bytes:
-    """The zip's bytes: certificate files for CERT devices, then device_info.json and README.txt."""
-    username = mqtt_username(bundle.client_id, connection_id)
+    """The zip's bytes: certificate files for CERT devices, root-ca.crt, device_info.json and README.txt.
+
+    A Key device's username expires `key_expiry` (Unix seconds) and comes with its
+    password; a certificate device's username carries no credential.
+    """
+    if bundle.auth_mode == "CERT":
+        login = MqttLogin(
+            bundle.client_id, mqtt_username(bundle.client_id, connection_id), "", USERNAME_EXPIRY
+        )
+    else:
+        login = key_credentials(bundle.client_id, bundle.psk, bundle.key_expiry, connection_id)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         if bundle.auth_mode == "CERT":
@@ -203,7 +239,7 @@ def build_device_bundle(bundle: DeviceBundleInput, connection_id: str | None = N
                 key_entry.compress_type = zipfile.ZIP_DEFLATED
                 archive.writestr(key_entry, bundle.private_key_pem)
             archive.writestr(DEVICE_CA_FILE, bundle.device_ca_pem)
-            archive.writestr(CA_FILE, bundle.root_ca_pem)
-        archive.writestr("device_info.json", json.dumps(device_info(bundle, username), indent=2) + "\n")
-        archive.writestr("README.txt", readme(bundle, username))
+        archive.writestr(CA_FILE, bundle.root_ca_pem)
+        archive.writestr("device_info.json", json.dumps(device_info(bundle, login), indent=2) + "\n")
+        archive.writestr("README.txt", readme(bundle, login))
     return buffer.getvalue()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import link_views, views
 
 app_name = "products"
 
@@ -23,4 +23,7 @@ urlpatterns = [
     path(device + "certificate/", views.device_certificate_download, name="device_certificate"),
     path(device + "private-key/", views.device_private_key_download, name="device_private_key"),
     path(device + "bundle/", views.device_bundle_download, name="device_bundle"),
+    path(device + "status/", link_views.device_status, name="device_status"),
+    path(device + "credentials/", link_views.device_credentials, name="device_credentials"),
+    path(device + "publish/", link_views.device_publish, name="device_publish"),
 ]

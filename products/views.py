@@ -15,8 +15,9 @@ from iothub_console.selectors import found_or_404
 from iothub_console.templatetags.console import utc
 from iothub_console.validators import CONTROL_CHARACTERS_REFUSED, has_control_characters
 
-from . import bundles, selectors, services
+from . import link_status, selectors, services
 from .forms import DeviceForm, ProductForm
+from .link_forms import PublishMessageForm
 from .models import PLATFORM_CA_NAME, Device, Product
 
 
@@ -211,17 +212,19 @@ def device_add(request: HttpRequest, product_id: str) -> HttpResponse:
 
 def device_detail(request: HttpRequest, product_id: str, name: str) -> HttpResponse:
     device = get_device(request, product_id, name)
-    client_id = device.client_id
+    topic_prefix = f"{device.product.product_id}/{device.name}/"
     return render(
         request,
         "products/device_detail.html",
         {
             "device": device,
             "product": device.product,
+            "link": link_status.status_fields(device),
             "mqtt_host": settings.IOTHUB_MQTT_HOST,
-            "mqtt_port": settings.IOTHUB_MQTT_PORT,
-            "username": bundles.mqtt_username(client_id, connection_id="a1b2c"),
-            "topic_prefix": f"{device.product.product_id}/{device.name}/",
+            "mqtt_port": link_status.mqtt_port(device),
+            "username": link_status.username_form(device),
+            "topic_prefix": topic_prefix,
+            "publish_form": PublishMessageForm(topic_prefix=topic_prefix),
         },
     )
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import io
 import json
 import re
@@ -23,13 +26,16 @@ CERT = bundles.DeviceBundleInput(
     device_ca_pem="-----BEGIN CERTIFICATE-----\ndevice ca\n-----END CERTIFICATE-----\n",
     root_ca_pem="-----BEGIN CERTIFICATE-----\nroot ca\n-----END CERTIFICATE-----\n",
 )
+KEY_EXPIRY = 1798761600  # 2027-01-01T00:00:00Z
 KEY = bundles.DeviceBundleInput(
     product_id="U58ABC2YLJ",
     device_name="sensor-7",
     auth_mode="KEY",
     mqtt_host="127.0.0.1",
-    mqtt_port=8883,
+    mqtt_port=8884,
+    root_ca_pem="-----BEGIN CERTIFICATE-----\nroot ca\n-----END CERTIFICATE-----\n",
     psk="c2l4dGVlbiBieXRlIGtleQ==",
+    key_expiry=KEY_EXPIRY,
 )
 USERNAME = re.compile(r"(?P<client_id>[^;]+);12010126;(?P<connid>[A-Za-z0-9]{5});(?P<expiry>\d+)")
 
@@ -101,16 +107,55 @@ def test_device_info_has_every_key_tencents_sdks_read():
     }
 
 
-def test_key_bundle_holds_device_info_and_readme_only():
+def test_key_bundle_holds_root_ca_device_info_and_readme():
     archive = unzip(bundles.build_device_bundle(KEY))
 
-    assert archive.namelist() == ["device_info.json", "README.txt"]
+    assert archive.namelist() == ["root-ca.crt", "device_info.json", "README.txt"]
+    assert archive.read("root-ca.crt").decode() == KEY.root_ca_pem
     info = json.loads(archive.read("device_info.json"))
     assert info["auth_mode"] == "KEY"
     assert info["key_deviceinfo"] == {"deviceSecret": "c2l4dGVlbiBieXRlIGtleQ=="}
     assert info["cert_deviceinfo"] == {"devCaFile": "", "devCertFile": "", "devPrivateKeyFile": ""}
     assert info["mqtt"]["client_id"] == "U58ABC2YLJsensor-7"
+    assert info["mqtt"]["port"] == 8884
     assert "pre-shared key" in archive.read("README.txt").decode()
+
+
+def test_key_bundle_username_and_password_are_tencents_hmac_until_the_expiry():
+    archive = unzip(bundles.build_device_bundle(KEY, connection_id="Qw3rt"))
+
+    mqtt = json.loads(archive.read("device_info.json"))["mqtt"]
+    username = f"U58ABC2YLJsensor-7;12010126;Qw3rt;{KEY_EXPIRY}"
+    key = base64.b64decode(KEY.psk)
+    assert mqtt["username"] == username
+    assert mqtt["password"] == hmac.new(key, username.encode(), hashlib.sha256).hexdigest() + ";hmacsha256"
+    assert mqtt["password"] == bundles.mqtt_password(username, KEY.psk)
+    readme = archive.read("README.txt").decode()
+    assert f"Password:   {mqtt['password']}" in readme
+    assert "the username expires on 2027-01-01." in readme
+
+
+def test_key_bundle_readme_commands_sign_in_on_the_key_port_with_one_connection():
+    archive = unzip(bundles.build_device_bundle(KEY, connection_id="Qw3rt"))
+    readme = archive.read("README.txt").decode()
+    mqtt = json.loads(archive.read("device_info.json"))["mqtt"]
+
+    (publish,) = [line for line in readme.splitlines() if line.startswith("mosquitto_pub ")]
+    (round_trip,) = [line for line in readme.splitlines() if line.startswith("mosquitto_rr ")]
+    sign_in = (
+        "-h 127.0.0.1 -p 8884 --cafile root-ca.crt -i 'U58ABC2YLJsensor-7' "
+        f"-u '{mqtt['username']}' -P '{mqtt['password']}'"
+    )
+    assert (
+        publish == f"mosquitto_pub {sign_in} -t 'U58ABC2YLJ/sensor-7/data' -m '{{\"hello\":\"world\"}}' -q 1"
+    )
+    # Publishes and waits for the echo on the same connection: nothing to kick.
+    assert round_trip == (
+        f"mosquitto_rr {sign_in} -t 'U58ABC2YLJ/sensor-7/data' -e 'U58ABC2YLJ/sensor-7/data' "
+        '-m \'{"hello":"world"}\' -q 1 -W 10'
+    )
+    assert "--cert" not in readme
+    assert "One connection per device at a time" in readme
 
 
 def test_a_psk_given_for_a_certificate_device_is_not_written():

@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 import zipfile
 
 import pytest
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import serialization
 
-from products import platform, services
+from products import bundles, platform, services
 from products.models import Device, Product
 from tests import pki
 from tests.product_console import (
@@ -221,7 +222,7 @@ def test_custom_ca_bundle_chains_to_the_products_ca(signed_in_client, user):
     )
 
 
-def test_key_product_bundle_has_device_info_and_readme_only(signed_in_client, user):
+def test_key_product_bundle_has_root_ca_device_info_and_readme(signed_in_client, user, settings):
     product = make_product(user, "sensors", auth_method=Product.AuthMethod.KEY)
     device = make_device(product, "dev_01", psk="c2l4dGVlbiBieXRlIGtleQ==")
 
@@ -229,14 +230,20 @@ def test_key_product_bundle_has_device_info_and_readme_only(signed_in_client, us
 
     assert attachment_name(response) == f"{product.product_id}_dev_01.zip"
     bundle = open_bundle(response)
-    assert sorted(bundle.namelist()) == ["README.txt", "device_info.json"]
+    assert sorted(bundle.namelist()) == ["README.txt", "device_info.json", "root-ca.crt"]
+    assert bundle.read("root-ca.crt").decode() == platform.root_ca().certificate_pem
     info = json.loads(bundle.read("device_info.json"))
     assert info["auth_mode"] == "KEY"
     assert info["productId"] == product.product_id
     assert info["deviceName"] == "dev_01"
     assert info["key_deviceinfo"] == {"deviceSecret": "c2l4dGVlbiBieXRlIGtleQ=="}
     assert info["cert_deviceinfo"] == {"devCaFile": "", "devCertFile": "", "devPrivateKeyFile": ""}
+    assert info["mqtt"]["port"] == settings.IOTHUB_MQTT_KEY_PORT
     assert re.fullmatch(username_pattern(product, "dev_01"), info["mqtt"]["username"])
+    # The bundled password is good for about a year.
+    expiry = int(info["mqtt"]["username"].rsplit(";", 1)[1])
+    assert abs(expiry - (time.time() + bundles.BUNDLE_CREDENTIALS_SECONDS)) < 300
+    assert info["mqtt"]["password"] == bundles.mqtt_password(info["mqtt"]["username"], device.psk)
 
 
 def test_key_device_has_no_certificate_to_download(signed_in_client, user):
