@@ -30,7 +30,9 @@ DEVICE_OFFLINE = (
     'The device "{name}" is not connected, so the message was not sent. '
     "Messages reach only a device that is online."
 )
-TOPIC_OUTSIDE_PREFIX = 'The topic must start with "{prefix}" followed by a topic name, such as "{prefix}control".'
+TOPIC_OUTSIDE_PREFIX = (
+    'The topic must start with "{prefix}" followed by a topic name, such as "{prefix}control".'
+)
 TOPIC_INVALID = "The topic may not contain the wildcards + or #, control characters, or empty levels."
 TOPIC_TOO_LONG = "The topic may be at most 255 characters."
 PAYLOAD_TOO_LARGE = "The payload may be at most 32 KiB."

@@ -32,9 +32,9 @@ class GenerateCredentialsForm(forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["valid_until"].initial = (timezone.now() + timedelta(days=DEFAULT_CREDENTIALS_DAYS)).replace(
-            second=0, microsecond=0
-        )
+        self.fields["valid_until"].initial = (
+            timezone.now() + timedelta(days=DEFAULT_CREDENTIALS_DAYS)
+        ).replace(second=0, microsecond=0)
 
     def clean_valid_until(self):
         valid_until = self.cleaned_data["valid_until"]
@@ -46,7 +46,10 @@ class GenerateCredentialsForm(forms.Form):
 class PublishMessageForm(forms.Form):
     topic = forms.CharField(label="Topic", max_length=publishing.MAX_TOPIC_CHARS, strip=True)
     payload = forms.CharField(
-        label="Payload", strip=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=publishing.MAX_PAYLOAD_BYTES
+        label="Payload",
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=publishing.MAX_PAYLOAD_BYTES,
     )
     qos = forms.TypedChoiceField(
         label="QoS",

@@ -26,7 +26,9 @@ def _moment(value: datetime | None) -> str:
 def status_fields(device: Device) -> dict[str, str]:
     """The status card's values as text: the page renders them and the poll returns them."""
     refused = (
-        f"{_moment(device.last_refused_at)}: {device.last_refusal_reason}" if device.last_refused_at else NEVER
+        f"{_moment(device.last_refused_at)}: {device.last_refusal_reason}"
+        if device.last_refused_at
+        else NEVER
     )
     return {
         "status": device.status,

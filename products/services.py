@@ -172,6 +172,22 @@ class DeviceCredentials:
     loaded_certificate: cx509.Certificate | None = None
 
 
+# Tencent's device tags ({"Tag", "Type", "Value", "Name"}) are stored as given,
+# within bounds: a device's row stays small whatever a client sends.
+MAX_DEVICE_TAGS = 100
+MAX_TAG_TEXT = 128
+TOO_MANY_TAGS = f"A device can have at most {MAX_DEVICE_TAGS} tags."
+TAG_TEXT_TOO_LONG = f"A tag's Tag, Name and Value are at most {MAX_TAG_TEXT} characters each."
+
+
+def validate_tags(tags: list[dict]) -> None:
+    if len(tags) > MAX_DEVICE_TAGS:
+        raise ServiceError(INVALID_VALUE_CODE, TOO_MANY_TAGS)
+    for tag in tags:
+        if any(isinstance(value, str) and len(value) > MAX_TAG_TEXT for value in tag.values()):
+            raise ServiceError(INVALID_VALUE_CODE, TAG_TEXT_TOO_LONG)
+
+
 def prepare_device(
     *,
     product: Product,
@@ -190,6 +206,7 @@ def prepare_device(
     check(validators.validate_device_name, name, field=DEVICE_NAME_FIELD)
     if product.forbidden:
         raise ServiceError(PRODUCT_FORBIDDEN_CODE, PRODUCT_IS_FORBIDDEN.format(name=product.name))
+    validate_tags(tags or [])
     device = Device(product=product, name=name, tags=tags or [])
     if product.auth_method == Product.AuthMethod.KEY:
         _set_psk(device, credentials)
