@@ -24,7 +24,6 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from accounts.locking import lock_account
-from broker.state import mark_access_changed
 from certificates import x509
 from iothub_console.errors import ServiceError
 from iothub_console.spreadsheet import SpreadsheetWriter
@@ -311,9 +310,6 @@ def _process_chunk(
             last_updated=now,
         ):
             raise _Superseded  # rolls back the chunk: the task that resumed the batch does these rows
-        if to_create:
-            # bulk_create sends no signals, so tell the broker here, once per chunk.
-            mark_access_changed()
 
 
 def _save_results(rows: list[BatchRow]) -> None:

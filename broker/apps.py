@@ -6,4 +6,4 @@ class BrokerConfig(AppConfig):
     verbose_name = "MQTT broker"
 
     def ready(self) -> None:
-        from . import receivers, signals  # noqa: F401  (connects the change receivers)
+        from . import receivers  # noqa: F401  (turns revocations into broker commands)

@@ -14,7 +14,6 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.locking import lock_account
-from broker.state import mark_access_changed
 from certificates import issuance, x509
 from certificates import selectors as certificate_selectors
 from certificates import validators as certificate_validators
@@ -154,7 +153,6 @@ def set_products_forbidden(*, products: list[Product], forbidden: bool) -> None:
         )
         if forbidden:
             revoke_access(product_ids=[product.product_id for product in products])
-    mark_access_changed()
 
 
 # Devices -------------------------------------------------------------------
@@ -348,7 +346,6 @@ def set_devices_enabled(*, product: Product, names: list[str], enabled: bool) ->
         changed = devices.update(enabled=enabled, last_updated=timezone.now())
         if not enabled:
             revoke_access(client_ids=[f"{product.product_id}{name}" for name in switched])
-    mark_access_changed()
     return changed
 
 
