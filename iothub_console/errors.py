@@ -44,5 +44,12 @@ class NotFound(ServiceError):
 
 
 def add_to_form(form: forms.BaseForm, error: ServiceError) -> None:
-    """Show a service's refusal on the form: beside its field if the form has it, else above."""
-    form.add_error(error.field if error.field in form.fields else None, error.message)
+    """Show a service's refusal on the form: beside its field if the form has it, else above.
+
+    The Tencent error code goes with it, and the form's error templates show it
+    beside the message, as the API reports it.
+    """
+    from django.core.exceptions import ValidationError  # here: the rest of the module is Django-free
+
+    field = error.field if error.field in form.fields else None
+    form.add_error(field, ValidationError(error.message, code=error.code))

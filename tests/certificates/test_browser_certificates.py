@@ -85,7 +85,8 @@ def test_private_key_upload_is_refused_beside_the_field(page: Page, live_server,
     expect(ca_input).to_have_attribute("aria-invalid", "true")
     feedback = page.locator("#div_id_ca_certificate .invalid-feedback")
     expect(feedback).to_be_visible()
-    expect(feedback).to_have_text(x509.PRIVATE_KEY_REFUSED)
+    # The message, then its Tencent error code as the API would report it.
+    expect(feedback).to_have_text(f"{x509.PRIVATE_KEY_REFUSED} InvalidParameterValue.CACertInvalid")
     # Only that field is in error, and the name typed is kept.
     expect(page.locator(".invalid-feedback:visible")).to_have_count(1)
     expect(page.get_by_label("CA Certificate Name", exact=True)).to_have_value("leaked_key")
