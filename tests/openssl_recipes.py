@@ -11,40 +11,13 @@ from pathlib import Path
 
 import pytest
 
-# Step 1 of "Generating testing CA certificate", verbatim.
-CA_CONF = """\
-[ req ]
-default_bits = 4096
-distinguished_name = req_distinguished_name
-
-[ req_distinguished_name ]
-countryName = Country Name (2 letter code)
-countryName_default = CN
-stateOrProvinceName = State or Province Name (full name)
-stateOrProvinceName_default = Tencent
-localityName = Locality Name (eg, city)
-localityName_default = Shenzhen
-organizationName = Organization Name (eg, company)
-organizationName_default = Tencent IoT
-commonName = Common Name (e.g. server FQDN or YOUR name)
-commonName_max = 64
-commonName_default = Tencent CA Test
-"""
-
-# The openssl.cnf that the CA and device recipes name but the page does not show:
-# the usual v3_ca and v3_req sections.
-OPENSSL_CNF = """\
-[ v3_ca ]
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid:always,issuer
-basicConstraints = critical,CA:true
-keyUsage = critical,keyCertSign,cRLSign,digitalSignature
-
-[ v3_req ]
-basicConstraints = CA:FALSE
-keyUsage = digitalSignature,keyEncipherment
-extendedKeyUsage = clientAuth
-"""
+# The files the Add Certificate page offers with its recipe (static/recipes/): ca.conf
+# is step 1 of "Generating testing CA certificate" verbatim; openssl.cnf holds the
+# v3_ca and v3_req sections that the CA and device recipes name but the page we
+# mimic does not show.
+RECIPES = Path(__file__).resolve().parent.parent / "static" / "recipes"
+CA_CONF = (RECIPES / "ca.conf").read_text()
+OPENSSL_CNF = (RECIPES / "openssl.cnf").read_text()
 
 
 def openssl(*args: str, cwd: Path) -> str:
