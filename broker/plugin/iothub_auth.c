@@ -168,12 +168,35 @@ static CURL *new_curl(void)
 	return curl;
 }
 
+/* Only the background thread touches this. */
+static bool background_failing = false;
+
+/* Mosquitto's logging may only be called on its main thread. The background thread writes to
+ * stderr (Mosquitto's log goes there too) when the console stops or starts answering, rather
+ * than twice every 200 ms while it is down. */
+static void log_request(bool main_thread, bool failed, const char *url, const char *what)
+{
+	if (main_thread) {
+		if (failed) {
+			mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub_auth: %s: %s", url, what);
+		}
+		return;
+	}
+	if (failed && !background_failing) {
+		fprintf(stderr, "iothub_auth: %s: %s (said once until the console answers again)\n", url, what);
+	} else if (!failed && background_failing) {
+		fprintf(stderr, "iothub_auth: the console answers again\n");
+	}
+	background_failing = failed;
+}
+
 /* POST `body` (or GET when NULL) and parse the JSON answer; NULL unless the status is 200. */
-static cJSON *request_json(CURL *curl, const char *url, const char *body)
+static cJSON *request_json(CURL *curl, const char *url, const char *body, bool main_thread)
 {
 	struct buffer response = {NULL, 0};
 	long status = 0;
 	cJSON *parsed = NULL;
+	char what[64];
 
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response);
@@ -184,14 +207,14 @@ static cJSON *request_json(CURL *curl, const char *url, const char *body)
 	}
 	CURLcode code = curl_easy_perform(curl);
 	if (code != CURLE_OK) {
-		mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub_auth: %s: %s", url, curl_easy_strerror(code));
+		log_request(main_thread, true, url, curl_easy_strerror(code));
 	} else {
 		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 		if (status == 200 && response.data != NULL) {
 			parsed = cJSON_Parse(response.data);
-		} else {
-			mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub_auth: %s answered HTTP %ld", url, status);
 		}
+		snprintf(what, sizeof(what), "answered HTTP %ld%s", status, status == 200 ? " with no JSON" : "");
+		log_request(main_thread, parsed == NULL, url, what);
 	}
 	free(response.data);
 	return parsed;
@@ -491,7 +514,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	free(pem);
 
 	char *url = endpoint("/broker/v1/authenticate");
-	cJSON *answer = text != NULL && url != NULL ? request_json(state->auth_curl, url, text) : NULL;
+	cJSON *answer = text != NULL && url != NULL ? request_json(state->auth_curl, url, text, true) : NULL;
 	free(text);
 	free(url);
 	if (answer == NULL) {
@@ -746,7 +769,7 @@ static long long poll_commands(CURL *curl, long long cursor)
 		snprintf(url, length, "%s/broker/v1/commands?broker=%s&after=%lld", state->console_url, escaped, cursor);
 	}
 	curl_free(escaped);
-	cJSON *answer = request_json(curl, url, NULL);
+	cJSON *answer = request_json(curl, url, NULL, false);
 	free(url);
 	if (answer == NULL) {
 		return cursor;
@@ -779,7 +802,7 @@ static void send_events(CURL *curl, char *url)
 	cJSON_AddStringToObject(body, "broker", state->broker_id);
 	cJSON_AddItemToObject(body, "events", events);
 	char *text = cJSON_PrintUnformatted(body);
-	cJSON *answer = text != NULL ? request_json(curl, url, text) : NULL;
+	cJSON *answer = text != NULL ? request_json(curl, url, text, false) : NULL;
 	free(text);
 	if (answer != NULL) {
 		cJSON_Delete(answer);
@@ -810,7 +833,7 @@ static void *background(void *argument)
 	char *events_url = endpoint("/broker/v1/events");
 	long long cursor = -1;
 	if (curl == NULL || events_url == NULL) {
-		mosquitto_log_printf(MOSQ_LOG_ERR, "iothub_auth: cannot start the console link (out of memory)");
+		fprintf(stderr, "iothub_auth: cannot start the console link (out of memory)\n");
 		curl_easy_cleanup(curl);
 		free(events_url);
 		return NULL;
@@ -967,6 +990,9 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 		snprintf(authorization, header_length, "Authorization: Bearer %s", token);
 		state->headers = curl_slist_append(NULL, authorization);
 		state->headers = curl_slist_append(state->headers, "Content-Type: application/json");
+		/* Without this, curl holds a body over 1 KiB (a certificate) until the server answers
+		 * "100 Continue", or for a second. */
+		state->headers = curl_slist_append(state->headers, "Expect:");
 		OPENSSL_cleanse(authorization, header_length);
 		free(authorization);
 	}
