@@ -16,6 +16,7 @@ from iothub_console.errors import ServiceError
 from products.models import Device
 
 from .models import BrokerCommand
+from .receivers import prune_commands
 
 DEVICE_OFFLINE_CODE = "FailedOperation.DeviceOffline"
 INVALID_TOPIC_CODE = "FailedOperation.InvalidTopicName"
@@ -68,6 +69,7 @@ def publish_message(*, device: Device, topic: str, payload: bytes, qos: int = 0)
         link = Device.objects.filter(pk=device.pk).values("online", "connected_broker").first()
         if link is None or not link["online"]:
             raise ServiceError(DEVICE_OFFLINE_CODE, DEVICE_OFFLINE.format(name=device.name))
+        prune_commands()
         return BrokerCommand.objects.create(
             kind=BrokerCommand.Kind.PUBLISH,
             target=device.client_id,
