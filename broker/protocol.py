@@ -8,6 +8,7 @@ raises `MalformedRequest` with a message for the 400 answer.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +35,11 @@ EVENT_TIMESTAMP = (
 )
 EVENT_FIELD = 'Event {index}: the field "{name}" must be a string.'
 EVENT_BROKER = 'Event {index} names no broker: send "broker" with the batch (or "node" with the event).'
+BROKER_ID_INVALID = "A broker id is at most 255 characters, without control characters."
+MAX_BROKER_ID_CHARS = 255
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# What an IPv4 or IPv6 address (with a zone) is made of; anything else is dropped.
+_NOT_ADDRESS = re.compile(r"[^0-9A-Za-z:.%]")
 
 
 class MalformedRequest(ValueError):
@@ -149,12 +155,18 @@ def _link_event(item: dict[str, Any], index: int, batch_broker: str | None) -> L
         return None
     if not broker:
         raise MalformedRequest(EVENT_BROKER.format(index=index))
+    if len(broker) > MAX_BROKER_ID_CHARS or _CONTROL_CHARACTERS.search(broker):
+        raise MalformedRequest(BROKER_ID_INVALID)
     at = _moment(item, index, kind)
     if kind == STARTED:
         return LinkEvent(kind=kind, broker=broker, at=at)
     peer = _event_text(item, "peerhost", index) or _host_of(_event_text(item, "peername", index))
     return LinkEvent(
-        kind=kind, broker=broker, at=at, client_id=_event_text(item, "clientid", index), peer_ip=peer[:64]
+        kind=kind,
+        broker=broker,
+        at=at,
+        client_id=_event_text(item, "clientid", index),
+        peer_ip=_NOT_ADDRESS.sub("", peer)[:64],
     )
 
 

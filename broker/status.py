@@ -13,6 +13,7 @@ than that connect).
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from datetime import datetime
 
@@ -26,6 +27,7 @@ from products.models import Device, Product
 from . import decisions
 from .protocol import CONNECTED, DISCONNECTED, STARTED, LinkEvent
 
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 STATUS_FIELDS = (
     "online",
     "connected_broker",
@@ -37,9 +39,13 @@ STATUS_FIELDS = (
 
 
 def record_refusal(device_pk: int, reason: str, at: datetime | None = None) -> None:
-    """The device's last refused attempt, shown on its page (one UPDATE)."""
+    """The device's last refused attempt, shown on its page (one UPDATE).
+
+    A reason may quote what the client sent (a username, a certificate's name):
+    control characters are replaced, as PostgreSQL refuses NUL in text.
+    """
     Device.objects.filter(pk=device_pk).update(
-        last_refused_at=at or timezone.now(), last_refusal_reason=reason[:500]
+        last_refused_at=at or timezone.now(), last_refusal_reason=_CONTROL_CHARACTERS.sub("?", reason)[:500]
     )
 
 
@@ -154,7 +160,9 @@ def _change_online_counts(changes: Counter[int]) -> None:
         online_count=Case(
             # Never below zero: a count that drifted must not make every later batch fail.
             *[
-                When(pk=product, then=Greatest(F("online_count") + Value(change), Value(0), output_field=count))
+                When(
+                    pk=product, then=Greatest(F("online_count") + Value(change), Value(0), output_field=count)
+                )
                 for product, change in changes.items()
             ],
             default=F("online_count"),

@@ -5,11 +5,11 @@ import json
 import pytest
 from django.conf import settings
 
-from broker import protocol, views
+from broker import decisions, protocol, views
 from broker.models import BrokerCommand
 from products.models import Device
 
-from .link_service import BROKER, at, call, connected, platform_device
+from .link_service import BROKER, at, authenticate, call, connected, key_device, platform_device, send_events
 
 pytestmark = pytest.mark.django_db
 
@@ -210,3 +210,42 @@ def test_nothing_is_written_for_a_refused_token(client):
 
     assert BrokerCommand.objects.count() == 0
     assert Device.objects.count() == 0
+
+
+def test_control_characters_quoted_in_a_refusal_are_stored_replaced(client, user):
+    """PostgreSQL refuses NUL in text: a username naming "\\x00" must not turn the refusal into a 500."""
+    device = key_device(user)
+
+    answer = authenticate(
+        client,
+        clientid=device.client_id,
+        username="evil\x00\x1b;12010126;abcde;4102444800",
+        password="00;hmacsha256",
+    )
+
+    assert answer["code"] == decisions.USERNAME_WRONG_CLIENT
+    device.refresh_from_db()
+    assert device.last_refusal_reason == decisions.USERNAME_WRONG_CLIENT_REASON.format(
+        actual="evil??", expected=device.client_id
+    )
+
+
+def test_peer_address_keeps_only_address_characters(client, user):
+    device = key_device(user)
+
+    send_events(client, [connected(device.client_id, at(0), peerhost="10.0.0.1\x00<script>")])
+
+    device.refresh_from_db()
+    assert (device.online, device.client_ip) == (True, "10.0.0.1script")
+
+
+@pytest.mark.parametrize("broker", ["broker\x00a", "x" * 256])
+def test_broker_id_with_control_characters_or_too_long_is_a_400(client, user, broker):
+    device = key_device(user)
+
+    response = call(client, "events", {"broker": broker, "events": [connected(device.client_id, at(0))]})
+
+    assert response.status_code == 400
+    assert response.json() == {"error": protocol.BROKER_ID_INVALID}
+    device.refresh_from_db()
+    assert device.online is False
