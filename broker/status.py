@@ -155,7 +155,7 @@ def _change_online_counts(changes: Counter[int]) -> None:
     changes = Counter({product: change for product, change in changes.items() if change})
     if not changes:
         return
-    count = IntegerField()
+    count: IntegerField = IntegerField()
     Product.objects.filter(pk__in=list(changes)).update(
         online_count=Case(
             # Never below zero: a count that drifted must not make every later batch fail.
