@@ -61,7 +61,7 @@ def device_certificates(own_ca: fixtures.OwnCA, count: int) -> list[tuple[str, b
             own_ca.private_key,
             now,
         )
-        files.append((f"{name}.crt", issuance.certificate_to_pem(certificate).encode("ascii")))
+        files.append((f"{name}.crt", x509.to_pem(certificate).encode("ascii")))
     return files
 
 

@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from certificates import issuance
+from certificates import issuance, x509
 from products import platform
 from products import services as product_services
 from products.models import Device, Product
@@ -99,7 +99,7 @@ def _real_pem_lengths() -> tuple[int, int]:
         authority.private_key,
         datetime.now(UTC),
     )
-    return len(base64.b64decode("".join(issuance.certificate_to_pem(certificate).splitlines()[1:-1]))), len(
+    return len(base64.b64decode("".join(x509.to_pem(certificate).splitlines()[1:-1]))), len(
         base64.b64decode("".join(issuance.private_key_to_pem(key).splitlines()[1:-1]))
     )
 

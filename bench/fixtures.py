@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 
-from certificates import issuance
+from certificates import issuance, x509
 from certificates import services as certificate_services
 from products import services as product_services
 from products.models import Product
@@ -54,8 +54,8 @@ def custom_ca_product(owner: AbstractBaseUser, name: str) -> OwnCA:
     registered = certificate_services.register_ca_certificate(
         owner=owner,
         name=name,
-        certificate_data=issuance.certificate_to_pem(certificate).encode("ascii"),
-        verification_data=issuance.certificate_to_pem(verification).encode("ascii"),
+        certificate_data=x509.to_pem(certificate).encode("ascii"),
+        verification_data=x509.to_pem(verification).encode("ascii"),
     )
     product = product_services.create_product(
         owner=owner, name=name, auth_method=Product.AuthMethod.CERTIFICATE, ca_certificate=registered

@@ -128,7 +128,7 @@ def _bare_loop(algorithm: str, devices: int, authority: platform.Authority, prod
         certificate = issuance.issue_client_certificate(
             f"{product_id}dev{number}", key.public_key(), authority.certificate, authority.private_key, now
         )
-        issuance.certificate_to_pem(certificate)
+        x509.to_pem(certificate)
         issuance.private_key_to_pem(key)
 
 

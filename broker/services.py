@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 from django.utils import timezone
 
-from certificates import issuance
+from certificates import issuance, x509
 from products import platform
 from products.models import Product
 
@@ -269,7 +269,7 @@ def _write_server_certificate(directory: Path, host: str) -> None:
         host, key.public_key(), root.certificate, root.private_key, timezone.now()
     )
     _write(directory / config.SERVER_KEY_FILE, issuance.private_key_to_pem(key).encode(), secret=True)
-    _write(directory / config.SERVER_CERT_FILE, issuance.certificate_to_pem(certificate).encode())
+    _write(directory / config.SERVER_CERT_FILE, x509.to_pem(certificate).encode())
 
 
 def write_configuration(

@@ -53,10 +53,6 @@ def load_private_key_pem(pem: str) -> PrivateKey:
     return serialization.load_pem_private_key(pem.encode("ascii"), password=None)
 
 
-def certificate_to_pem(certificate: x509.Certificate) -> str:
-    return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
-
-
 def _name(common_name: str, organization: str) -> x509.Name:
     return x509.Name(
         [

@@ -100,7 +100,6 @@ class CertificateInfo:
     key_type: str
     key_size: int
     signature_hash: str
-    is_ca: bool
     pem: str
 
     @property
@@ -212,7 +211,6 @@ def describe_certificate(certificate: x509.Certificate) -> CertificateInfo:
         key_type=key_type,
         key_size=key_size,
         signature_hash=_signature_hash_name(certificate),
-        is_ca=is_ca(certificate),
         pem=to_pem(certificate),
     )
 

@@ -8,7 +8,7 @@ from cryptography import x509 as cx509
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from certificates import issuance
+from certificates import issuance, x509
 
 from .models import PlatformCA
 
@@ -41,7 +41,7 @@ def _get_or_create(kind: str, make) -> Authority:
         with transaction.atomic():
             row = PlatformCA.objects.create(
                 kind=kind,
-                certificate_pem=issuance.certificate_to_pem(certificate),
+                certificate_pem=x509.to_pem(certificate),
                 private_key_pem=issuance.private_key_to_pem(key),
             )
     except IntegrityError:

@@ -140,20 +140,20 @@ def test_describes_md5_signature_hash():
     assert x509.describe_certificate(md5_ca.certificate).signature_hash == "md5"
 
 
-def test_describes_ca_as_ca():
-    assert x509.describe_certificate(pki.make_ca().certificate).is_ca is True
+def test_a_ca_certificate_is_a_ca():
+    assert x509.is_ca(pki.make_ca().certificate) is True
 
 
-def test_describes_leaf_as_not_ca():
+def test_a_leaf_certificate_is_not_a_ca():
     leaf = pki.make_leaf("device-1", pki.make_ca())
 
-    assert x509.describe_certificate(leaf.certificate).is_ca is False
+    assert x509.is_ca(leaf.certificate) is False
 
 
-def test_describes_certificate_without_basic_constraints_as_not_ca():
+def test_a_certificate_without_basic_constraints_is_not_a_ca():
     issued = pki.make_certificate(pki.name("no-extensions"))
 
-    assert x509.describe_certificate(issued.certificate).is_ca is False
+    assert x509.is_ca(issued.certificate) is False
 
 
 def test_describes_pem_that_loads_back_to_the_same_certificate():
