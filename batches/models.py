@@ -4,12 +4,22 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 
 def stalled_after() -> timedelta:
     return timedelta(seconds=settings.IOTHUB_BATCH_STALLED_SECONDS)
+
+
+class DeviceBatchQuerySet(models.QuerySet):
+    def stalled(self, now: datetime | None = None) -> DeviceBatchQuerySet:
+        """Running batches whose worker has given no sign of life for the stall interval."""
+        cutoff = (now or timezone.now()) - stalled_after()
+        return self.filter(status=DeviceBatch.Status.RUNNING).filter(
+            Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, last_updated__lt=cutoff)
+        )
 
 
 class DeviceBatch(models.Model):
@@ -49,6 +59,8 @@ class DeviceBatch(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     last_updated = models.DateTimeField(auto_now=True)
 
+    objects = DeviceBatchQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created", "-id"]
 
@@ -71,7 +83,7 @@ class DeviceBatch(models.Model):
         return 100 if not self.total else int(100 * self.processed / self.total)
 
     def is_stalled(self, now: datetime | None = None) -> bool:
-        """Running, but its worker has given no sign of life for the stall interval."""
+        """Running, but its worker has given no sign of life for the stall interval (as `stalled()`)."""
         if self.status != self.Status.RUNNING:
             return False
         last_sign = self.heartbeat_at or self.last_updated

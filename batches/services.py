@@ -20,7 +20,7 @@ from cryptography import x509 as cx509
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from accounts.locking import lock_account
@@ -32,7 +32,7 @@ from products import selectors as product_selectors
 from products import services as product_services
 from products.models import Device, Product
 
-from .models import BatchRow, DeviceBatch, stalled_after
+from .models import BatchRow, DeviceBatch
 
 logger = logging.getLogger(__name__)
 
@@ -178,13 +178,9 @@ def resume_batch(*, batch: DeviceBatch) -> DeviceBatch:
 
 
 def resume_stalled_batches() -> list[int]:
-    """Queue again every running batch whose worker has given no sign of life; what a starting worker does."""
-    cutoff = timezone.now() - stalled_after()
-    stalled = DeviceBatch.objects.filter(status=DeviceBatch.Status.RUNNING).filter(
-        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, last_updated__lt=cutoff)
-    )
+    """Queue again every running batch whose worker has given no sign of life (what workers look for)."""
     resumed = []
-    for batch in stalled.only("pk"):
+    for batch in DeviceBatch.objects.stalled().only("pk"):
         try:
             resume_batch(batch=batch)
         except ServiceError:  # it came back to life, or another worker resumed it first
