@@ -5,6 +5,8 @@ Both servers run side by side on the scratch database, each on its own loopback 
 and `wrk` (Debian's) loads the same signed-in URL on each in turn, repetitions
 interleaved so that a busy moment of the machine falls on both. `wrk` shares the
 machine's CPUs with the server it loads, as a load generator on the same host does.
+Beside pages/s, the CPU time the server's processes spent per page (user + system,
+from /proc): on a shared machine it moves much less than the rate does.
 
 Standalone: `python -m bench.serving [--quick]` (a product of 1,000 devices).
 """
@@ -40,6 +42,7 @@ RUNSERVER = "runserver (before)"
 class ServingResult:
     url: str
     pages_per_second: dict[str, Sample]  # by server label
+    cpu_per_page: dict[str, Sample]  # seconds of the server's processes' CPU time per page
     seconds: int
 
     @property
@@ -70,17 +73,42 @@ def measure(owner, product, seconds: int, repetitions: int) -> ServingResult:
         for label, (process, url) in servers.items():
             _wait_for_devices_tab(process, url, cookie, product, label)
         rates: dict[str, list[float]] = {label: [] for label in servers}
+        cpu: dict[str, list[float]] = {label: [] for label in servers}
         for _ in range(repetitions):
-            for label, (_, url) in servers.items():
-                rates[label].append(_wrk(wrk, url, cookie, seconds))
+            for label, (process, url) in servers.items():
+                before = _cpu_seconds(process.pid)
+                pages, per_second = _wrk(wrk, url, cookie, seconds)
+                cpu[label].append((_cpu_seconds(process.pid) - before) / pages)
+                rates[label].append(per_second)
     finally:
         for process, _ in servers.values():
             _stop(process)
     return ServingResult(
         url=path,
         pages_per_second={label: Sample(tuple(values)) for label, values in rates.items()},
+        cpu_per_page={label: Sample(tuple(values)) for label, values in cpu.items()},
         seconds=seconds,
     )
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of `pid` and every process under it so far, the task
+    worker that run-console starts beside gunicorn excepted (it serves no page)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            if b"db_worker" in Path(f"/proc/{current}/cmdline").read_bytes():
+                continue
+        except FileNotFoundError:  # ended meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+        pending.extend(int(child) for child in children)
+    return total / ticks
 
 
 def _session_key(owner) -> str:
@@ -128,7 +156,8 @@ def _wait_for_devices_tab(process: subprocess.Popen, url: str, cookie: str, prod
     raise BenchError(f"{label} did not answer {url} within {START_TIMEOUT} s")
 
 
-def _wrk(wrk: str, url: str, cookie: str, seconds: int) -> float:
+def _wrk(wrk: str, url: str, cookie: str, seconds: int) -> tuple[int, float]:
+    """The pages served and the pages per second of one wrk run."""
     result = subprocess.run(
         [wrk, f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "-H", f"Cookie: {cookie}", url],
         check=False,
@@ -140,10 +169,11 @@ def _wrk(wrk: str, url: str, cookie: str, seconds: int) -> float:
         raise BenchError(f"wrk failed: {result.stderr.strip()}")
     if "Non-2xx or 3xx responses" in result.stdout or "Socket errors" in result.stdout:
         raise BenchError(f"wrk saw failed requests on {url}:\n{result.stdout}")
-    match = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
-    if match is None:
-        raise BenchError(f"no Requests/sec in wrk's output:\n{result.stdout}")
-    return float(match.group(1))
+    served = re.search(r"(\d+) requests in", result.stdout)
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
+    if served is None or rate is None or int(served.group(1)) == 0:
+        raise BenchError(f"no request count or rate in wrk's output:\n{result.stdout}")
+    return int(served.group(1)), float(rate.group(1))
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -163,8 +193,10 @@ def report_lines(result: ServingResult) -> list[str]:
         f"{result.seconds} s per repetition, repetitions interleaved"
     ]
     for label, sample in result.pages_per_second.items():
+        cpu = result.cpu_per_page[label]
         lines.append(
             f"  {label:<22} {sample.median:>8,.0f} pages/s ({sample.low:,.0f}–{sample.high:,.0f}, n={len(sample)})"
+            f"   server CPU {cpu.median * 1000:5.1f} ms/page ({cpu.low * 1000:.1f}–{cpu.high * 1000:.1f})"
         )
     lines.append(f"  gunicorn / runserver   {result.gunicorn_over_runserver:>8.2f}×   (no target)")
     return lines
@@ -176,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     quick = parser.parse_args(argv).quick
     from . import environment
 
+    load_at_start = environment.load_average()
     with tempfile.TemporaryDirectory(prefix="iothub-bench-serving-") as directory:
         scratch = Path(directory)
         environment.configure(scratch, scratch / "bench.sqlite3")
@@ -193,7 +226,11 @@ def main(argv: list[str] | None = None) -> int:
         connections.close_all()
         result = measure(owner, product, seconds=3 if quick else 10, repetitions=1 if quick else 3)
         connections.close_all()
-    print(f"Machine: {environment.describe_machine().line()}")
+    machine = environment.describe_machine()
+    print(f"Machine: {machine.line()}")
+    print(
+        f"Load average at start: {' '.join(f'{value:.2f}' for value in load_at_start)} on {machine.logical_cpus} CPUs"
+    )
     print("\n".join(report_lines(result)))
     return 0
 
