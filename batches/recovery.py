@@ -1,10 +1,11 @@
 """What a worker does besides running tasks: queue again the batches whose worker died.
 
 A killed worker (SIGKILL, a machine gone) leaves its batch running with nobody
-running it. Every worker, while it runs, looks for running batches that have given
-no sign of life for IOTHUB_BATCH_STALLED_SECONDS, at its start and then twice per
-interval, and resumes them (`services.resume_stalled_batches`); the task queue then
-hands the batch to whichever worker is free.
+running it. Every worker looks for running batches that have given no sign of life
+for IOTHUB_BATCH_STALLED_SECONDS, at its start and then twice per interval while it
+runs (a burst worker, which exits when the queue is empty, looks once), and resumes
+them (`services.resume_stalled_batches`); the task queue then hands each to
+whichever worker is free.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from . import services
 logger = logging.getLogger(__name__)
 
 
-def watch_for_stalled_batches() -> threading.Thread:
-    """Start the watch in a daemon thread, which ends with the worker process."""
-    watch = threading.Thread(target=_watch, name="stalled-batch-watch", daemon=True)
-    watch.start()
-    return watch
+def watch_for_stalled_batches(*, once: bool) -> None:
+    """Look now; unless `once`, keep looking in a daemon thread that ends with the worker."""
+    if once:
+        services.resume_stalled_batches()
+        return
+    threading.Thread(target=_watch, name="stalled-batch-watch", daemon=True).start()
 
 
 def _watch() -> None:

@@ -15,6 +15,7 @@ from batches.tasks import run_device_batch
 from iothub_console.errors import ServiceError
 from products import services as product_services
 from products.models import Device, Product
+from tests.batches.workers import run_worker_until_idle, take_queued_task
 from tests.product_console import assert_message, make_product, text
 
 pytestmark = pytest.mark.django_db
@@ -221,3 +222,14 @@ def test_a_starting_worker_resumes_only_the_stalled_running_batches(user, produc
     assert statuses == {stalled.pk: "queued", fresh.pk: "running", failed.pk: "failed"}
     assert DeviceBatch.objects.get(pk=stalled.pk).lease != stalled.lease
     assert services.resume_stalled_batches() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_starting_after_the_crash_resumes_the_batch_and_finishes_it(batch, monkeypatch):
+    lease = die_after_first_chunk(batch, monkeypatch).lease
+    take_queued_task(batch.task_id)  # the dead worker's: nobody else will run it
+
+    run_worker_until_idle()  # `manage.py db_worker --batch` (or `rqworker --burst`): one look, then the queue
+
+    assert_finished_without_duplicates(batch)
+    assert batch.lease != lease

@@ -19,6 +19,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
+from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 USES_RQ = settings.TASKS["default"]["BACKEND"].startswith("django_tasks_rq.")
@@ -42,6 +43,16 @@ def tasks_in_backend() -> int:
         queue = django_rq.get_queue("default")
         return queue.count + queue.started_job_registry.count + queue.finished_job_registry.count
     return DBTaskResult.objects.count()
+
+
+def take_queued_task(task_id: str) -> None:
+    """Take the task off the queue as a worker does when it starts it (and then dies with it)."""
+    if USES_RQ:
+        import django_rq
+
+        django_rq.get_queue("default").remove(task_id)
+    else:
+        DBTaskResult.objects.filter(id=task_id).update(status=TaskResultStatus.RUNNING)
 
 
 def run_worker_until_idle() -> None:

@@ -7,5 +7,5 @@ class Command(db_worker.Command):
     help = "Run the database task worker; it also queues again the batches whose worker died."
 
     def handle(self, *args, **options) -> None:
-        watch_for_stalled_batches()
+        watch_for_stalled_batches(once=options["batch"])
         super().handle(*args, **options)

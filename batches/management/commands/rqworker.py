@@ -12,5 +12,5 @@ class Command(rqworker.Command):
     help = "Run an RQ worker; it also queues again the batches whose worker died."
 
     def handle(self, *args, **options) -> None:
-        watch_for_stalled_batches()
+        watch_for_stalled_batches(once=options["burst"])
         super().handle(*args, **options)
