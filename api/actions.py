@@ -9,56 +9,82 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
 
+from batches import inputs as batch_inputs
+from batches import services as batch_services
+from batches.models import DeviceBatch
 from broker import publishing
 from certificates import selectors as certificate_selectors
 from certificates import services as certificate_services
 from certificates import x509
 from certificates.models import CACertificate
+from iothub_console.errors import NotFound
 from products import platform
 from products import selectors as product_selectors
 from products import services as product_services
-from products.models import Device, Product
+from products.models import PLATFORM_CA_NAME, Device, Product
 
 from .params import ApiError, Param
 
+Params = dict[str, Any]
+Response = dict[str, Any]
+Handler = Callable[[User, Params], Response]
+
 PAGE_LIMIT = Param("int", required=True, minimum=10, maximum=250)
 OFFSET = Param("int", required=True, minimum=0, maximum=2**31 - 1)
-PLATFORM_CA_NAME = "Platform CA"
 INVALID_VALUE_CODE = "InvalidParameterValue"
-PAYLOAD_NOT_BASE64 = "Payload must be valid base64 when PayloadEncoding is base64."
 
+UNSUPPORTED_OPERATION_CODE = "UnsupportedOperation"
+FIRMWARE_FILTER_UNSUPPORTED = (
+    "DescribeDevices cannot filter by FirmwareVersion: no device reports its firmware to this console."
+)
+ENCRYPTION_TYPES = {"1": Product.AuthMethod.CERTIFICATE, "2": Product.AuthMethod.KEY}
 PRODUCT_PROPERTIES = {
     "ProductDescription": Param("str"),
-    "EncryptionType": Param("str", choices=("1", "2")),
-    "Region": Param("str", choices=("gz",)),
-    "ProductType": Param("int", choices=(0, 5)),
-    "Format": Param("str", choices=("json", "custom")),
+    "EncryptionType": Param("str", choices=tuple(ENCRYPTION_TYPES)),
+    "Region": Param("str", choices=tuple(Product.Region.values)),
+    "ProductType": Param("int", choices=tuple(Product.ProductType.values)),
+    "Format": Param("str", choices=tuple(Product.DataFormat.values)),
     "PrivateCAName": Param("str"),
 }
 DEVICE_TAG = {"Tag": Param("str"), "Type": Param("int"), "Value": Param("str"), "Name": Param("str")}
 
-ENCRYPTION_TYPES = {"1": Product.AuthMethod.CERTIFICATE, "2": Product.AuthMethod.KEY}
 ONLINE_NOT_ACTIVATED, ONLINE_OFFLINE, ONLINE_ONLINE = 3, 0, 1
+
+# ProductTaskInfo.State: 0 creating, 1 waiting, 2 running, 3 failed, 4 partly failed, 5 done.
+TASK_WAITING, TASK_RUNNING, TASK_FAILED, TASK_PARTLY_FAILED, TASK_DONE = 1, 2, 3, 4, 5
+TASK_TYPE_BATCH_CREATE = 0
+TASK_RANDOM = "random"
+TASK_FILE = "cosfile"
+TASK_NOT_EXIST_CODE = "ResourceNotFound.CreateMultiDeviceTaskNotExist"
+TASK_NOT_FOUND = "There is no task {task_id} for this product."
+PAYLOAD_NOT_BASE64 = "Payload must be valid base64 when PayloadEncoding is base64."
+TASK_FILE_NOT_SUPPORTED = (
+    "ParametersType cosfile (a names file) is not offered here: use random with BatchCount, or upload "
+    "a CSV of names on the product's Batches page."
+)
+TASK_ROWS_FAILED = "{failed:,} of {total:,} devices could not be created; the batch's page gives each reason."
 
 
 @dataclass(frozen=True)
 class Action:
-    handler: Callable[[AbstractBaseUser, dict[str, Any]], dict[str, Any]]
+    handler: Handler
     params: dict[str, Param]
 
 
 ACTIONS: dict[str, Action] = {}
 
 
-def action(name: str, **params: Param):
-    def register(handler):
+def action(name: str, **params: Param) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
         ACTIONS[name] = Action(handler, params)
         return handler
 
@@ -73,30 +99,50 @@ def _text(value: str) -> bytes:
     return value.encode("utf-8")
 
 
-def cert_info(name: str, pem: str, created: datetime | None) -> dict[str, Any]:
-    info = x509.describe_certificate(x509.load_certificate(pem.encode("ascii")))
+def _ca_info(ca: CACertificate) -> Response:
+    """CertInfo from the columns stored when the CA was registered: no PEM is parsed."""
     return {
-        "CertName": name,
+        "CertName": ca.name,
+        "CertSN": ca.serial_hex,
+        "IssuerName": ca.issuer,
+        "Subject": ca.subject,
+        "CreateTime": _seconds(ca.created),
+        "EffectiveTime": _seconds(ca.not_before),
+        "ExpireTime": _seconds(ca.not_after),
+        "CertText": ca.certificate_pem,
+    }
+
+
+def _platform_ca_info() -> Response:
+    info = x509.describe_certificate(
+        x509.load_certificate(platform.device_ca().certificate_pem.encode("ascii"))
+    )
+    return {
+        "CertName": PLATFORM_CA_NAME,
         "CertSN": info.serial_hex,
         "IssuerName": info.issuer,
         "Subject": info.subject,
-        "CreateTime": _seconds(created),
+        "CreateTime": 0,
         "EffectiveTime": _seconds(info.not_before),
         "ExpireTime": _seconds(info.not_after),
         "CertText": info.pem,
     }
 
 
-def _ca_info(ca: CACertificate) -> dict[str, Any]:
-    return cert_info(ca.name, ca.certificate_pem, ca.created)
-
-
-def _owned_ca(owner: AbstractBaseUser, name: str) -> CACertificate:
+def _owned_ca(owner: User, name: str) -> CACertificate:
     return certificate_selectors.get_ca_certificate_by_name(owner=owner, name=name)
 
 
-def _owned_product(owner: AbstractBaseUser, product_id: str) -> Product:
+def _owned_product(owner: User, product_id: str) -> Product:
     return product_selectors.get_product(owner=owner, product_id=product_id)
+
+
+def _owned_device(owner: User, product_id: str, name: str) -> Device:
+    return product_selectors.get_device(product=_owned_product(owner, product_id), name=name)
+
+
+def _page(params: Params) -> slice:
+    return slice(params["Offset"], params["Offset"] + params["Limit"])
 
 
 # Private CAs -----------------------------------------------------------------
@@ -108,7 +154,7 @@ def _owned_product(owner: AbstractBaseUser, product_id: str) -> Product:
     CertText=Param("str", True),
     VerifyCertText=Param("str", True),
 )
-def create_private_ca(owner, params):
+def create_private_ca(owner: User, params: Params) -> Response:
     certificate_services.register_ca_certificate(
         owner=owner,
         name=params["CertName"],
@@ -124,7 +170,7 @@ def create_private_ca(owner, params):
     CertText=Param("str", True),
     VerifyCertText=Param("str", True),
 )
-def update_private_ca(owner, params):
+def update_private_ca(owner: User, params: Params) -> Response:
     certificate_services.update_ca_certificate(
         ca_certificate=_owned_ca(owner, params["CertName"]),
         certificate_data=_text(params["CertText"]),
@@ -134,21 +180,19 @@ def update_private_ca(owner, params):
 
 
 @action("DeletePrivateCA", CertName=Param("str", True))
-def delete_private_ca(owner, params):
+def delete_private_ca(owner: User, params: Params) -> Response:
     certificate_services.delete_ca_certificate(ca_certificate=_owned_ca(owner, params["CertName"]))
     return {}
 
 
 @action("DescribePrivateCA", CertName=Param("str", True))
-def describe_private_ca(owner, params):
+def describe_private_ca(owner: User, params: Params) -> Response:
     return {"CA": _ca_info(_owned_ca(owner, params["CertName"]))}
 
 
 @action("DescribePrivateCAs")
-def describe_private_cas(owner, params):
-    return {
-        "CAs": [_ca_info(ca) for ca in CACertificate.objects.filter(owner=owner).order_by("created", "id")]
-    }
+def describe_private_cas(owner: User, params: Params) -> Response:
+    return {"CAs": [_ca_info(ca) for ca in certificate_selectors.ca_certificates_oldest_first(owner)]}
 
 
 @action(
@@ -157,40 +201,37 @@ def describe_private_cas(owner, params):
     Offset=OFFSET,
     Limit=Param("int", required=True, minimum=1, maximum=250),
 )
-def describe_private_ca_binded_products(owner, params):
-    ca = _owned_ca(owner, params["CertName"])
-    offset, limit = params["Offset"], params["Limit"]
-    products = certificate_selectors.bound_products(ca)[offset : offset + limit]
+def describe_private_ca_binded_products(owner: User, params: Params) -> Response:
+    products = certificate_selectors.bound_products(_owned_ca(owner, params["CertName"]))[_page(params)]
     return {"Products": [{"ProductId": p.product_id, "ProductName": p.name} for p in products]}
 
 
 @action("DescribeProductCA", ProductId=Param("str", True))
-def describe_product_ca(owner, params):
+def describe_product_ca(owner: User, params: Params) -> Response:
     product = _owned_product(owner, params["ProductId"])
     if not product.uses_certificates:
         return {"CAs": []}
-    if product.ca_certificate_id:
+    if product.ca_certificate is not None:
         return {"CAs": [_ca_info(product.ca_certificate)]}
-    authority = platform.device_ca()
-    return {"CAs": [cert_info(PLATFORM_CA_NAME, authority.certificate_pem, None)]}
+    return {"CAs": [_platform_ca_info()]}
 
 
 # Products --------------------------------------------------------------------
 
 
-def product_properties(product: Product) -> dict[str, Any]:
+def product_properties(product: Product) -> Response:
     return {
         "ProductDescription": product.description,
         "EncryptionType": "1" if product.uses_certificates else "2",
         "Region": product.region,
         "ProductType": product.product_type,
         "Format": product.data_format,
-        "PrivateCAName": product.ca_certificate.name if product.ca_certificate_id else "",
+        "PrivateCAName": product.ca_certificate.name if product.ca_certificate is not None else "",
         "ForbiddenStatus": 1 if product.forbidden else 0,
     }
 
 
-def product_info(product: Product) -> dict[str, Any]:
+def product_info(product: Product) -> Response:
     return {
         "ProductId": product.product_id,
         "ProductName": product.name,
@@ -204,13 +245,13 @@ def product_info(product: Product) -> dict[str, Any]:
     ProductName=Param("str", True),
     ProductProperties=Param("object", fields=PRODUCT_PROPERTIES),
 )
-def create_product(owner, params):
+def create_product(owner: User, params: Params) -> Response:
     properties = params.get("ProductProperties", {})
     auth_method = ENCRYPTION_TYPES[properties.get("EncryptionType", "1")]
     ca_name = properties.get("PrivateCAName", "")
     ca = None
     if auth_method == Product.AuthMethod.CERTIFICATE and ca_name:
-        ca = certificate_selectors.get_ca_certificate_by_name(owner=owner, name=ca_name)
+        ca = _owned_ca(owner, ca_name)
     product = product_services.create_product(
         owner=owner,
         name=params["ProductName"],
@@ -228,22 +269,22 @@ def create_product(owner, params):
 
 
 @action("DescribeProduct", ProductId=Param("str", True))
-def describe_product(owner, params):
+def describe_product(owner: User, params: Params) -> Response:
     return product_info(_owned_product(owner, params["ProductId"]))
 
 
 @action("DescribeProducts", Offset=OFFSET, Limit=PAGE_LIMIT)
-def describe_products(owner, params):
-    products = Product.objects.filter(owner=owner).select_related("ca_certificate").order_by("created", "id")
-    offset, limit = params["Offset"], params["Limit"]
+def describe_products(owner: User, params: Params) -> Response:
+    # An account has at most 2,000 products: counting them is one index range.
+    products = product_selectors.products_oldest_first(owner)
     return {
         "TotalCount": products.count(),
-        "Products": [product_info(product) for product in products[offset : offset + limit]],
+        "Products": [product_info(product) for product in products[_page(params)]],
     }
 
 
 @action("DeleteProduct", ProductId=Param("str", True))
-def delete_product(owner, params):
+def delete_product(owner: User, params: Params) -> Response:
     product_services.delete_product(product=_owned_product(owner, params["ProductId"]))
     return {}
 
@@ -251,7 +292,7 @@ def delete_product(owner, params):
 @action(
     "SetProductsForbiddenStatus", ProductId=Param("str_list", True), Status=Param("int", True, choices=(0, 1))
 )
-def set_products_forbidden_status(owner, params):
+def set_products_forbidden_status(owner: User, params: Params) -> Response:
     if not params["ProductId"]:
         raise ApiError("MissingParameter", "The parameter ProductId must name at least one product.")
     # Every ID must be the caller's, or nothing changes.
@@ -269,7 +310,7 @@ def _online(device: Device) -> int:
     return ONLINE_ONLINE if device.online else ONLINE_OFFLINE
 
 
-def device_info(device: Device) -> dict[str, Any]:
+def device_info(device: Device) -> Response:
     return {
         "DeviceName": device.name,
         "Online": _online(device),
@@ -294,7 +335,7 @@ def device_info(device: Device) -> dict[str, Any]:
     TlsCrt=Param("str"),
     Attribute=Param("object", fields={"Tags": Param("object_list", fields=DEVICE_TAG)}),
 )
-def create_device(owner, params):
+def create_device(owner: User, params: Params) -> Response:
     product = _owned_product(owner, params["ProductId"])
     credentials = product_services.DeviceCredentials(
         certificate_data=_text(params["TlsCrt"]) if params.get("TlsCrt") else None,
@@ -318,9 +359,8 @@ def create_device(owner, params):
 
 
 @action("DescribeDevice", ProductId=Param("str", True), DeviceName=Param("str", True))
-def describe_device(owner, params):
-    product = _owned_product(owner, params["ProductId"])
-    return device_info(product_selectors.get_device(product=product, name=params["DeviceName"]))
+def describe_device(owner: User, params: Params) -> Response:
+    return device_info(_owned_device(owner, params["ProductId"], params["DeviceName"]))
 
 
 @action(
@@ -332,28 +372,29 @@ def describe_device(owner, params):
     EnableState=Param("int", choices=(0, 1)),
     FirmwareVersion=Param("str"),
 )
-def describe_devices(owner, params):
+def describe_devices(owner: User, params: Params) -> Response:
     product = _owned_product(owner, params["ProductId"])
-    devices = Device.objects.filter(product=product).order_by("created", "id")
+    # The generated private key is never part of a list: not read, not decrypted.
+    devices = product_selectors.devices_oldest_first(product).defer("private_key_pem")
+    filtered = False
     if params.get("DeviceName"):
-        devices = devices.filter(name__icontains=params["DeviceName"])
+        devices, filtered = devices.filter(name__icontains=params["DeviceName"]), True
     if "EnableState" in params:
-        devices = devices.filter(enabled=params["EnableState"] == 1)
+        devices, filtered = devices.filter(enabled=params["EnableState"] == 1), True
     if params.get("FirmwareVersion"):
-        devices = devices.none()  # no device reports firmware to this console
-    offset, limit = params["Offset"], params["Limit"]
+        # No device reports its firmware to this console: the filter cannot be honoured.
+        raise ApiError(UNSUPPORTED_OPERATION_CODE, FIRMWARE_FILTER_UNSUPPORTED)
+    listed = [device_info(device) for device in devices[_page(params)]]
     return {
-        "TotalCount": devices.count(),
-        "Devices": [device_info(device) for device in devices[offset : offset + limit]],
+        # Unfiltered, the total is the product's stored count: nothing is counted.
+        "TotalCount": devices.count() if filtered else product.device_count,
+        "Devices": listed,
     }
 
 
 @action("DeleteDevice", ProductId=Param("str", True), DeviceName=Param("str", True))
-def delete_device(owner, params):
-    product = _owned_product(owner, params["ProductId"])
-    product_services.delete_device(
-        device=product_selectors.get_device(product=product, name=params["DeviceName"])
-    )
+def delete_device(owner: User, params: Params) -> Response:
+    product_services.delete_device(device=_owned_device(owner, params["ProductId"], params["DeviceName"]))
     return {}
 
 
@@ -363,25 +404,139 @@ def delete_device(owner, params):
     DeviceNames=Param("str_list", True),
     Status=Param("int", True, choices=(0, 1)),
 )
-def update_devices_enable_state(owner, params):
+def update_devices_enable_state(owner: User, params: Params) -> Response:
     product = _owned_product(owner, params["ProductId"])
     names = params["DeviceNames"]
     if not names:
         raise ApiError("MissingParameter", "The parameter DeviceNames must name at least one device.")
-    known = set(Device.objects.filter(product=product, name__in=names).values_list("name", flat=True))
+    known = product_selectors.existing_device_names(product, names)
     missing = [name for name in names if name not in known]
     if missing:
         raise ApiError(
-            product_selectors.DEVICE_NOT_EXIST_CODE, product_selectors.DEVICE_NOT_FOUND.format(name=missing[0])
+            product_selectors.DEVICE_NOT_EXIST_CODE,
+            product_selectors.DEVICE_NOT_FOUND.format(name=missing[0]),
         )
     product_services.set_devices_enabled(product=product, names=names, enabled=params["Status"] == 1)
     return {}
 
 
+@action(
+    "UpdateDeviceAvailableState",
+    ProductId=Param("str", True),
+    DeviceName=Param("str", True),
+    EnableState=Param("int", True, choices=(0, 1)),
+)
+def update_device_available_state(owner: User, params: Params) -> Response:
+    device = _owned_device(owner, params["ProductId"], params["DeviceName"])
+    product_services.set_devices_enabled(
+        product=device.product, names=[device.name], enabled=params["EnableState"] == 1
+    )
+    return {}
+
+
+@action(
+    "UpdateDevicePSK", ProductId=Param("str", True), DeviceName=Param("str", True), Psk=Param("str", True)
+)
+def update_device_psk(owner: User, params: Params) -> Response:
+    device = _owned_device(owner, params["ProductId"], params["DeviceName"])
+    product_services.update_device_psk(device=device, psk=params["Psk"])
+    return {}
+
+
+@action("DescribeDeviceClientKey", ProductId=Param("str", True), DeviceName=Param("str", True))
+def describe_device_client_key(owner: User, params: Params) -> Response:
+    # The console's one-time key: this answer uses it up, as Download Device Private Key does.
+    device = _owned_device(owner, params["ProductId"], params["DeviceName"])
+    return {"ClientKey": product_services.take_private_key(device=device)}
+
+
+# Batch tasks -----------------------------------------------------------------
+
+
+def _task_state(batch: DeviceBatch) -> int:
+    if batch.status == DeviceBatch.Status.QUEUED:
+        return TASK_WAITING
+    if batch.status == DeviceBatch.Status.RUNNING:
+        return TASK_RUNNING
+    if batch.status == DeviceBatch.Status.FAILED:
+        return TASK_FAILED
+    return TASK_PARTLY_FAILED if batch.failed else TASK_DONE
+
+
+def _task_result(batch: DeviceBatch) -> str:
+    if batch.status == DeviceBatch.Status.FAILED:
+        return batch.error
+    if batch.is_finished and batch.failed:
+        return TASK_ROWS_FAILED.format(failed=batch.failed, total=batch.total)
+    return ""
+
+
+def task_info(batch: DeviceBatch) -> Response:
+    return {
+        "Id": batch.pk,
+        "Type": TASK_TYPE_BATCH_CREATE,
+        "State": _task_state(batch),
+        "ParametersType": TASK_RANDOM if batch.kind == DeviceBatch.Kind.AUTO else TASK_FILE,
+        "Parameters": json.dumps({"BatchCount": batch.total}),
+        "ResultType": "errmsg",
+        "Result": _task_result(batch),
+        "BatchCount": batch.total,
+        "BatchOffset": batch.processed,
+        "CreateTime": _seconds(batch.created),
+        "UpdateTime": _seconds(batch.last_updated),
+        "CompleteTime": _seconds(batch.finished_at),
+    }
+
+
+@action(
+    "CreateMultiDevicesTask",
+    ProductId=Param("str", True),
+    ParametersType=Param("str", True, choices=(TASK_RANDOM, TASK_FILE)),
+    FileName=Param("str"),
+    FileSize=Param("int"),
+    BatchCount=Param("int", minimum=1, maximum=batch_inputs.MAX_DEVICES),
+    Hash=Param("str"),
+)
+def create_multi_devices_task(owner: User, params: Params) -> Response:
+    product = _owned_product(owner, params["ProductId"])
+    if params["ParametersType"] == TASK_FILE:
+        raise ApiError(INVALID_VALUE_CODE, TASK_FILE_NOT_SUPPORTED)
+    if "BatchCount" not in params:
+        raise ApiError(
+            "MissingParameter", "The parameter BatchCount is required when ParametersType is random."
+        )
+    # The console's Auto-generate: the same names and the same batch, run by the worker.
+    names = batch_inputs.generated_names(params["BatchCount"])
+    batch = batch_services.start_batch(owner=owner, product=product, kind=DeviceBatch.Kind.AUTO, names=names)
+    return {"Id": batch.pk}
+
+
+def _owned_batches(owner: User, product: Product) -> QuerySet[DeviceBatch]:
+    return DeviceBatch.objects.filter(owner=owner, product=product)
+
+
+@action("DescribeProductTask", ProductId=Param("str", True), TaskId=Param("int", True, 1, 2**63 - 1))
+def describe_product_task(owner: User, params: Params) -> Response:
+    product = _owned_product(owner, params["ProductId"])
+    batch = _owned_batches(owner, product).filter(pk=params["TaskId"]).first()
+    if batch is None:
+        raise NotFound(TASK_NOT_EXIST_CODE, TASK_NOT_FOUND.format(task_id=params["TaskId"]))
+    return {"TaskInfo": task_info(batch)}
+
+
+@action("DescribeProductTasks", ProductId=Param("str", True), Offset=OFFSET, Limit=Param("int", True, 1, 250))
+def describe_product_tasks(owner: User, params: Params) -> Response:
+    batches = _owned_batches(owner, _owned_product(owner, params["ProductId"])).order_by("-id")
+    return {
+        "TotalCount": batches.count(),
+        "TaskInfos": [task_info(batch) for batch in batches[_page(params)]],
+    }
+
+
 # Not an IoT Hub action: how an API caller reads the code for CreatePrivateCA's
 # VerifyCertText (the console shows it on the Add Certificate page).
 @action("DescribeAuthenticationCode")
-def describe_authentication_code(owner, params):
+def describe_authentication_code(owner: User, params: Params) -> Response:
     code = certificate_services.current_authentication_code(owner=owner)
     return {"AuthenticationCode": code.code, "ExpireTime": _seconds(code.expires_at)}
 
@@ -395,11 +550,13 @@ def describe_authentication_code(owner, params):
     Qos=Param("int", choices=publishing.QOS_LEVELS),
     PayloadEncoding=Param("str", choices=("", "base64")),
 )
-def publish_message(owner: AbstractBaseUser, params: dict[str, Any]) -> dict[str, Any]:
+def publish_message(owner: User, params: Params) -> Response:
     product = _owned_product(owner, params["ProductId"])
     device = product_selectors.get_device(product=product, name=params["DeviceName"])
     payload = _message_payload(params["Payload"], params.get("PayloadEncoding", ""))
-    publishing.publish_message(device=device, topic=params["Topic"], payload=payload, qos=params.get("Qos", 0))
+    publishing.publish_message(
+        device=device, topic=params["Topic"], payload=payload, qos=params.get("Qos", 0)
+    )
     return {}
 
 

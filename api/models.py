@@ -39,3 +39,38 @@ class APIKey(models.Model):
 
     def __str__(self) -> str:
         return self.secret_id
+
+
+class SeenSignature(models.Model):
+    """The signature of a request already answered.
+
+    Tencent's clients sign only `content-type;host`, not the action, so a captured
+    signature could be sent again, even as another action, while its timestamp is in
+    the 5-minute window. A changing request needs a signature not seen before (the
+    unique column decides, even between racing requests); reads are recorded but may
+    repeat. Rows whose timestamp has left the window are pruned: such a request is
+    refused as expired anyway.
+    """
+
+    signature = models.CharField(max_length=64, unique=True)
+    timestamp = models.BigIntegerField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.signature
+
+
+class RequestCounter(models.Model):
+    """How many requests one API key made for one action in the current second."""
+
+    key = models.ForeignKey(APIKey, on_delete=models.CASCADE, related_name="+")
+    action = models.CharField(max_length=64)
+    window = models.BigIntegerField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "action"], name="one_request_counter_per_key_action")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key_id} {self.action} @{self.window}: {self.count}"

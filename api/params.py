@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from iothub_console.validators import CONTROL_CHARACTERS_REFUSED, INVALID_VALUE_CODE, has_control_characters
+
 
 class ApiError(Exception):
     def __init__(self, code: str, message: str) -> None:
@@ -88,14 +90,15 @@ def _check(value: Any, rule: Param, name: str) -> Any:
 
 def _check_text(value: str, name: str) -> None:
     # JSON's \u escapes can spell what no database column holds: NUL (PostgreSQL text
-    # refuses it, as Django's form fields do) and lone surrogates (not encodable as UTF-8).
-    if "\x00" in value:
-        raise ApiError("InvalidParameterValue", f"The parameter {name} must not contain NUL characters.")
+    # refuses it) and lone surrogates (not encodable as UTF-8). Every other control
+    # character is refused too, by the console's own rule, in every string parameter.
+    if has_control_characters(value):
+        raise ApiError(INVALID_VALUE_CODE, f"The parameter {name}: {CONTROL_CHARACTERS_REFUSED}")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ApiError(
-            "InvalidParameterValue", f"The parameter {name} must be Unicode text (it holds a lone surrogate)."
+            INVALID_VALUE_CODE, f"The parameter {name} must be Unicode text (it holds a lone surrogate)."
         ) from None
 
 

@@ -6,23 +6,26 @@ import logging
 import re
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.models import User
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from iothub_console.errors import ServiceError
 
-from . import tc3
+from . import limits, tc3
 from .actions import ACTIONS
+from .middleware import SIGNED_HOST_KEY
 from .models import APIKey
 from .params import ApiError, validate
 
@@ -53,8 +56,8 @@ def api(request: HttpRequest) -> JsonResponse:
     action_name = request.META.get("HTTP_X_TC_ACTION", "")
     try:
         _read_body(request)
-        key = authenticate(request)
-        response = dispatch(key, action_name, request.META.get("HTTP_X_TC_VERSION", ""), request.body)
+        signed = authenticate(request)
+        response = dispatch(signed, action_name, request.META.get("HTTP_X_TC_VERSION", ""), request.body)
     except (ApiError, ServiceError) as error:
         logger.info("API %s refused: %s", action_name, error.code)
         return _error(error.code, error.message, request_id)
@@ -78,7 +81,14 @@ def _error(code: str, message: str, request_id: str) -> JsonResponse:
     return JsonResponse({"Response": {"Error": {"Code": code, "Message": message}, "RequestId": request_id}})
 
 
-def authenticate(request: HttpRequest) -> APIKey:
+@dataclass(frozen=True)
+class SignedRequest:
+    key: APIKey
+    signature: str
+    timestamp: int
+
+
+def authenticate(request: HttpRequest) -> SignedRequest:
     """The API key whose SecretKey made this request's TC3-HMAC-SHA256 signature."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if not header:
@@ -123,14 +133,15 @@ def authenticate(request: HttpRequest) -> APIKey:
             "AuthFailure.SignatureFailure",
             "The signature does not match: the SecretKey is wrong or the request was changed after signing.",
         )
-    APIKey.objects.filter(pk=key.pk).update(last_used=timezone.now())
-    return key
+    return SignedRequest(key=key, signature=authorization.signature, timestamp=int(timestamp))
 
 
 def _expected_signature(
     request: HttpRequest, authorization: tc3.Authorization, key: APIKey, timestamp: str
 ) -> str:
     headers = {name.lower(): value for name, value in request.headers.items()}
+    # The Host as sent: tccli signs `http://host:port`, which the middleware shortened.
+    headers["host"] = request.META.get(SIGNED_HOST_KEY, headers.get("host", ""))
     unsigned = request.META.get("HTTP_X_TC_CONTENT_SHA256", "") == tc3.UNSIGNED_PAYLOAD
     canonical = tc3.canonical_request(
         method=request.method or "POST",
@@ -149,7 +160,7 @@ def _expected_signature(
     )
 
 
-def dispatch(key: APIKey, action_name: str, version: str, body: bytes) -> dict:
+def dispatch(signed: SignedRequest, action_name: str, version: str, body: bytes) -> dict[str, Any]:
     if version != API_VERSION:
         raise ApiError(
             "NoSuchVersion",
@@ -160,6 +171,7 @@ def dispatch(key: APIKey, action_name: str, version: str, body: bytes) -> dict:
         raise ApiError(
             "InvalidAction", f"The action {action_name!r} does not exist in IoT Hub API {API_VERSION}."
         )
+    limits.admit(signed.key, action_name, signed.signature, signed.timestamp)
     try:
         params = json.loads(body or b"{}")
     except (ValueError, RecursionError):
@@ -168,20 +180,26 @@ def dispatch(key: APIKey, action_name: str, version: str, body: bytes) -> dict:
         raise ApiError("InvalidParameter", "The request body is not valid JSON.") from None
     if not isinstance(params, dict):
         raise ApiError("InvalidParameter", "The request body must be a JSON object.")
-    return action.handler(key.owner, validate(params, action.params))
+    return action.handler(signed.key.owner, validate(params, action.params))
 
 
 # The console's API Keys page ---------------------------------------------------
 
 
+def _account(request: HttpRequest) -> User:
+    # Every console page requires sign-in (LoginRequiredMiddleware): the user is an account.
+    assert isinstance(request.user, User)
+    return request.user
+
+
 def key_list(request: HttpRequest, new_key: APIKey | None = None) -> HttpResponse:
-    keys = APIKey.objects.filter(owner=request.user)
+    keys = APIKey.objects.filter(owner=_account(request))
     return render(request, "api/apikey_list.html", {"keys": keys, "new_key": new_key})
 
 
 @require_POST
 def key_create(request: HttpRequest) -> HttpResponse:
-    key = APIKey.objects.create(owner=request.user)
+    key = APIKey.objects.create(owner=_account(request))
     # The SecretKey is shown in this response only (no redirect): it never sits in
     # plain text in a session or a message store, and is not shown again.
     response = key_list(request, new_key=key)
@@ -191,7 +209,7 @@ def key_create(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def key_enable(request: HttpRequest, pk: int) -> HttpResponse:
-    key = get_object_or_404(APIKey, pk=pk, owner=request.user)
+    key = get_object_or_404(APIKey, pk=pk, owner=_account(request))
     key.enabled = request.POST.get("enabled") == "1"
     key.save(update_fields=["enabled", "last_updated"])
     messages.success(request, f"API key {key.secret_id} is now {'enabled' if key.enabled else 'disabled'}.")
@@ -200,7 +218,7 @@ def key_enable(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def key_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    key = get_object_or_404(APIKey, pk=pk, owner=request.user)
+    key = get_object_or_404(APIKey, pk=pk, owner=_account(request))
     key.delete()
     messages.success(request, f"API key {key.secret_id} was deleted.")
     return redirect("api:key_list")

@@ -120,6 +120,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: tccli's Host header carries a scheme, which any get_host() would refuse.
+    "api.middleware.SignedHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -288,6 +290,8 @@ IOTHUB_CA_LIMIT = 10
 IOTHUB_AUTH_CODE_LIFETIME_HOURS = 24
 IOTHUB_REGION = "Guangzhou"
 IOTHUB_PRODUCT_LIMIT = 2000
+# Tencent Cloud API requests per second, per API key and action (the reference's 20).
+IOTHUB_API_RATE_LIMIT = env_int("IOTHUB_API_RATE_LIMIT", 20)
 IOTHUB_DEVICES_PER_PAGE = 20
 IOTHUB_MQTT_HOST = os.environ.get("IOTHUB_MQTT_HOST", "127.0.0.1")
 IOTHUB_MQTT_PORT = env_int("IOTHUB_MQTT_PORT", 8883)

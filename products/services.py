@@ -349,6 +349,18 @@ def set_devices_enabled(*, product: Product, names: list[str], enabled: bool) ->
     return changed
 
 
+def update_device_psk(*, device: Device, psk: str) -> None:
+    """Give a Key device a new PSK (base64); the old one stops working."""
+    if device.product.auth_method != Product.AuthMethod.KEY:
+        raise ServiceError(PSK_ON_CERT_PRODUCT_CODE, PSK_ON_CERT_PRODUCT, PSK_FIELD)
+    psk = psk.strip()
+    check(validators.validate_psk, psk, field=PSK_FIELD)
+    with transaction.atomic():
+        device.psk = psk
+        device.save(update_fields=["psk", "last_updated"])
+        revoke_access(client_ids=[device.client_id])
+
+
 def delete_device(*, device: Device) -> None:
     with transaction.atomic():
         # Locked and read again: an online device leaves its product's online count too.

@@ -69,6 +69,17 @@ def assert_refused(operation: Callable[[], Any], code: str, message: str) -> Non
     assert (error.code, error.message) == (code, message)
 
 
+def in_a_new_second() -> None:
+    """Wait for the clock's next second before sending a request with the same body again.
+
+    The SDK's signature covers the body and the second, not the action: the same body
+    sent twice in one second carries one signature, which a changing request may not reuse.
+    """
+    start = int(time.time())
+    while int(time.time()) == start:
+        time.sleep(0.02)
+
+
 def authentication_code(client) -> str:
     """The code for VerifyCertText, read the way an API caller reads it."""
     response = call(client, "DescribeAuthenticationCode", {})

@@ -20,6 +20,7 @@ from tests.api_support import (
     build,
     call,
     client_for,
+    in_a_new_second,
     links,
     refusal,
     register_ca,
@@ -293,6 +294,7 @@ def test_certificate_on_a_key_product_is_wrong_product_auth_type(api, key_produc
 
 def test_a_taken_device_name_is_device_already_exist(api, key_product):
     first = create_device(api, key_product, "dev_01")
+    in_a_new_second()
 
     assert_refused(
         lambda: create_device(api, key_product, "dev_01"),

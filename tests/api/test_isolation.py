@@ -94,8 +94,9 @@ def test_another_accounts_ca_is_not_found(mallory, alices_things):
     before = snapshot()
     ca = alices_things["ca"]
     verification = pki.make_verification(authentication_code(mallory), ca)
+    # Changes before reads: DeletePrivateCA has DescribePrivateCA's body, and a change may
+    # not carry a signature a read already used.
     requests = [
-        lambda: mallory.DescribePrivateCA(build(models.DescribePrivateCARequest, CertName="alice_ca")),
         lambda: mallory.DeletePrivateCA(build(models.DeletePrivateCARequest, CertName="alice_ca")),
         lambda: mallory.UpdatePrivateCA(
             build(
@@ -105,6 +106,7 @@ def test_another_accounts_ca_is_not_found(mallory, alices_things):
                 VerifyCertText=verification.pem.decode(),
             )
         ),
+        lambda: mallory.DescribePrivateCA(build(models.DescribePrivateCARequest, CertName="alice_ca")),
         lambda: mallory.DescribePrivateCABindedProducts(
             build(models.DescribePrivateCABindedProductsRequest, CertName="alice_ca", Offset=0, Limit=10)
         ),
@@ -130,9 +132,9 @@ def test_a_product_cannot_be_bound_to_another_accounts_ca(mallory, alices_things
 def test_another_accounts_products_and_devices_are_not_found(mallory, alices_things):
     before = snapshot()
     keyed, bound = alices_things["keyed"], alices_things["bound"]
+    # Changes before reads: DeleteProduct and DeleteDevice have the bodies of DescribeProduct
+    # and DescribeDevice, and a change may not carry a signature a read already used.
     requests = [
-        (keyed, lambda: mallory.DescribeProduct(build(models.DescribeProductRequest, ProductId=keyed))),
-        (bound, lambda: mallory.DescribeProductCA(build(models.DescribeProductCARequest, ProductId=bound))),
         (keyed, lambda: mallory.DeleteProduct(build(models.DeleteProductRequest, ProductId=keyed))),
         (
             keyed,
@@ -148,18 +150,6 @@ def test_another_accounts_products_and_devices_are_not_found(mallory, alices_thi
         ),
         (
             keyed,
-            lambda: mallory.DescribeDevice(
-                build(models.DescribeDeviceRequest, ProductId=keyed, DeviceName="dev_01")
-            ),
-        ),
-        (
-            keyed,
-            lambda: mallory.DescribeDevices(
-                build(models.DescribeDevicesRequest, ProductId=keyed, Offset=0, Limit=10)
-            ),
-        ),
-        (
-            keyed,
             lambda: mallory.DeleteDevice(
                 build(models.DeleteDeviceRequest, ProductId=keyed, DeviceName="dev_01")
             ),
@@ -170,6 +160,20 @@ def test_another_accounts_products_and_devices_are_not_found(mallory, alices_thi
                 build(
                     models.UpdateDevicesEnableStateRequest, ProductId=keyed, DeviceNames=["dev_01"], Status=0
                 )
+            ),
+        ),
+        (keyed, lambda: mallory.DescribeProduct(build(models.DescribeProductRequest, ProductId=keyed))),
+        (bound, lambda: mallory.DescribeProductCA(build(models.DescribeProductCARequest, ProductId=bound))),
+        (
+            keyed,
+            lambda: mallory.DescribeDevice(
+                build(models.DescribeDeviceRequest, ProductId=keyed, DeviceName="dev_01")
+            ),
+        ),
+        (
+            keyed,
+            lambda: mallory.DescribeDevices(
+                build(models.DescribeDevicesRequest, ProductId=keyed, Offset=0, Limit=10)
             ),
         ),
     ]

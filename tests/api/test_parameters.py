@@ -12,6 +12,7 @@ import uuid
 import pytest
 
 from api.models import APIKey
+from iothub_console.validators import CONTROL_CHARACTERS_REFUSED
 from products.models import Product
 from tests.api_support import (
     api_error,
@@ -229,7 +230,7 @@ def test_negative_offset_is_invalid_parameter_value(api):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('"A\\u0000B"', "The parameter ProductName must not contain NUL characters."),
+        ('"A\\u0000B"', f"The parameter ProductName: {CONTROL_CHARACTERS_REFUSED}"),
         ('"\\ud800"', "The parameter ProductName must be Unicode text (it holds a lone surrogate)."),
     ],
 )

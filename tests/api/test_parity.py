@@ -14,6 +14,7 @@ from tests.api_support import (
     client_for,
     create_private_ca,
     create_product,
+    in_a_new_second,
     links,
     table_row,
     visible_text,
@@ -82,6 +83,7 @@ def test_api_changes_show_in_the_console(api, signed_in_client):
     devices = page(signed_in_client, f"/products/{product_id}/devices/")
     assert "Disabled" in table_row(devices, "api_device")[1]
 
+    in_a_new_second()  # DeleteDevice has CreateDevice's body
     api.DeleteDevice(build(models.DeleteDeviceRequest, ProductId=product_id, DeviceName="api_device"))
     assert signed_in_client.get(f"/products/{product_id}/device/api_device/").status_code == 404
     api.DeleteProduct(build(models.DeleteProductRequest, ProductId=product_id))
