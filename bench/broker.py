@@ -137,7 +137,7 @@ def _free_port() -> int:
 
 
 class Console:
-    """gunicorn serving the scratch database, as `make run` serves the console."""
+    """gunicorn serving the scratch database, as `make run` does, with persistent connections."""
 
     def __init__(self, token: str) -> None:
         from .environment import PROJECT_DIR
@@ -157,7 +157,9 @@ class Console:
                 "--no-control-socket",
             ],
             cwd=PROJECT_DIR,
-            env={**os.environ, "DJANGO_ALLOWED_HOSTS": "127.0.0.1"},
+            # Persistent database connections (DATABASE_CONN_MAX_AGE): opening SQLite for every
+            # request triples the authenticate round trip each CONNECT waits for (1.5 ms → 4.5 ms).
+            env={**os.environ, "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "DATABASE_CONN_MAX_AGE": "600"},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
