@@ -1,8 +1,8 @@
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 
-def lock_account(owner: AbstractBaseUser) -> None:
+def lock_account(owner: User) -> None:
     """Serialise one account's writes until the transaction ends.
 
     A row lock on the user (PostgreSQL); on SQLite, IMMEDIATE transactions already

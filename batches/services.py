@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 from cryptography import x509 as cx509
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
@@ -79,7 +79,7 @@ class _Superseded(Exception):
 
 def start_batch(
     *,
-    owner: AbstractBaseUser,
+    owner: User,
     product: Product,
     kind: str,
     names: Iterable[str] = (),
@@ -131,7 +131,7 @@ def _check_kind_fits_product(kind: str, product: Product) -> None:
         raise ServiceError(
             product_services.WRONG_AUTH_TYPE_CODE, CERTIFICATES_NEED_CUSTOM_CA.format(what=what), "method"
         )
-    if kind != DeviceBatch.Kind.CERTIFICATES and product.ca_certificate_id:
+    if kind != DeviceBatch.Kind.CERTIFICATES and product.ca_certificate is not None:
         raise ServiceError(
             product_services.WRONG_AUTH_TYPE_CODE,
             NAMES_NEED_ISSUER.format(ca=product.ca_certificate.name),

@@ -3,10 +3,12 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
+from iothub_console.auth import AuthenticatedHttpRequest
 from iothub_console.errors import ServiceError, add_to_form
 from iothub_console.http import is_consuming_get, secret_withheld
 from iothub_console.selectors import found_or_404
@@ -17,12 +19,12 @@ from .forms import BatchForm
 from .models import BatchRow, DeviceBatch
 
 
-def get_batch(request: HttpRequest, pk: int) -> DeviceBatch:
+def get_batch(request: AuthenticatedHttpRequest, pk: int) -> DeviceBatch:
     """The signed-in account's batch, or 404 (also for other accounts' batches)."""
     return get_object_or_404(DeviceBatch.objects.select_related("product"), pk=pk, owner=request.user)
 
 
-def batch_create(request: HttpRequest, product_id: str) -> HttpResponse:
+def batch_create(request: AuthenticatedHttpRequest, product_id: str) -> HttpResponse:
     product = found_or_404(product_selectors.get_product, owner=request.user, product_id=product_id)
     form = BatchForm(request.POST or None, request.FILES or None, product=product)
     if request.method == "POST" and form.is_valid():
@@ -45,7 +47,7 @@ def batch_create(request: HttpRequest, product_id: str) -> HttpResponse:
     )
 
 
-def batch_list(request: HttpRequest, product_id: str) -> HttpResponse:
+def batch_list(request: AuthenticatedHttpRequest, product_id: str) -> HttpResponse:
     product = found_or_404(product_selectors.get_product, owner=request.user, product_id=product_id)
     page = Paginator(DeviceBatch.objects.filter(product=product, owner=request.user), 20).get_page(
         request.GET.get("page")
@@ -55,7 +57,7 @@ def batch_list(request: HttpRequest, product_id: str) -> HttpResponse:
     )
 
 
-def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def batch_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     batch = get_batch(request, pk)
     failed_rows = batch.rows.filter(result=BatchRow.Result.FAILED).order_by("number")[:100]
     return render(
@@ -72,7 +74,7 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def batch_resume(request: HttpRequest, pk: int) -> HttpResponse:
+def batch_resume(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     batch = get_batch(request, pk)
     try:
         services.resume_batch(batch=batch)
@@ -83,12 +85,12 @@ def batch_resume(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(batch)
 
 
-def batch_progress(request: HttpRequest, pk: int) -> JsonResponse:
+def batch_progress(request: AuthenticatedHttpRequest, pk: int) -> JsonResponse:
     return JsonResponse(services.progress(get_batch(request, pk)))
 
 
 @require_safe
-def batch_results(request: HttpRequest, pk: int) -> HttpResponse:
+def batch_results(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
     batch = get_batch(request, pk)
     if not batch.is_finished:
         messages.error(request, "The results can be downloaded when the batch has finished.")

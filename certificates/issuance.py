@@ -50,7 +50,11 @@ def private_key_to_pem(key: PrivateKey) -> str:
 
 
 def load_private_key_pem(pem: str) -> PrivateKey:
-    return serialization.load_pem_private_key(pem.encode("ascii"), password=None)
+    key = serialization.load_pem_private_key(pem.encode("ascii"), password=None)
+    # Only keys the console generated are stored, and it generates RSA and EC keys alone.
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise TypeError(f"a stored private key is {type(key).__name__}, not RSA or EC")
+    return key
 
 
 def _name(common_name: str, organization: str) -> x509.Name:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
 from iothub_console.errors import NotFound
@@ -16,31 +16,31 @@ NO_SUCH_CA = "There is no such CA certificate."
 CA_FIELD = "ca_certificate"
 
 
-def ca_certificates_for(owner: AbstractBaseUser) -> QuerySet[CACertificate]:
+def ca_certificates_for(owner: User) -> QuerySet[CACertificate]:
     """The account's CAs, newest first, each with the number of products it issues for."""
     return CACertificate.objects.filter(owner=owner).with_product_counts()
 
 
-def ca_certificates_oldest_first(owner: AbstractBaseUser) -> QuerySet[CACertificate]:
+def ca_certificates_oldest_first(owner: User) -> QuerySet[CACertificate]:
     return CACertificate.objects.filter(owner=owner).order_by("created", "id")
 
 
-def ca_certificate_names(owner: AbstractBaseUser) -> list[str]:
+def ca_certificate_names(owner: User) -> list[str]:
     return list(CACertificate.objects.filter(owner=owner).order_by("name").values_list("name", flat=True))
 
 
-def has_ca_certificates(owner: AbstractBaseUser) -> bool:
+def has_ca_certificates(owner: User) -> bool:
     return CACertificate.objects.filter(owner=owner).exists()
 
 
-def get_ca_certificate(*, owner: AbstractBaseUser, pk: int) -> CACertificate:
+def get_ca_certificate(*, owner: User, pk: int) -> CACertificate:
     try:
         return CACertificate.objects.get(owner=owner, pk=pk)
     except CACertificate.DoesNotExist:
         raise NotFound(CA_NOT_EXIST_CODE, NO_SUCH_CA, CA_FIELD) from None
 
 
-def get_ca_certificate_by_name(*, owner: AbstractBaseUser, name: str) -> CACertificate:
+def get_ca_certificate_by_name(*, owner: User, name: str) -> CACertificate:
     # No CA name holds a control character, and PostgreSQL refuses NUL in a query.
     if not has_control_characters(name):
         ca_certificate = CACertificate.objects.filter(owner=owner, name=name).first()
@@ -58,14 +58,14 @@ def bound_product_names(ca_certificate: CACertificate) -> list[str]:
     return list(bound_products(ca_certificate).values_list("name", flat=True))
 
 
-def find_authentication_code(*, owner: AbstractBaseUser, code: str) -> AuthenticationCode | None:
+def find_authentication_code(*, owner: User, code: str) -> AuthenticationCode | None:
     """The account's code with that value (current or not), or None."""
     if has_control_characters(code):
         return None
     return AuthenticationCode.objects.filter(owner=owner, code=code).first()
 
 
-def latest_open_authentication_code(owner: AbstractBaseUser) -> AuthenticationCode | None:
+def latest_open_authentication_code(owner: User) -> AuthenticationCode | None:
     """The newest code neither used nor retired (it may still have expired)."""
     return (
         AuthenticationCode.objects.filter(owner=owner, used_at=None, retired_at=None)

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from cryptography import x509 as cx509
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -66,7 +66,7 @@ VERIFICATION_FIELD = "verification_certificate"
 NAME_FIELD = "name"
 
 
-def current_authentication_code(*, owner: AbstractBaseUser) -> AuthenticationCode:
+def current_authentication_code(*, owner: User) -> AuthenticationCode:
     """The account's code for the next registration, made afresh when none is current."""
     now = timezone.now()
     with transaction.atomic():
@@ -77,7 +77,7 @@ def current_authentication_code(*, owner: AbstractBaseUser) -> AuthenticationCod
         return AuthenticationCode.objects.create(owner=owner, created=now)
 
 
-def regenerate_authentication_code(*, owner: AbstractBaseUser) -> AuthenticationCode:
+def regenerate_authentication_code(*, owner: User) -> AuthenticationCode:
     now = timezone.now()
     with transaction.atomic():
         lock_account(owner)
@@ -87,7 +87,7 @@ def regenerate_authentication_code(*, owner: AbstractBaseUser) -> Authentication
 
 def register_ca_certificate(
     *,
-    owner: AbstractBaseUser,
+    owner: User,
     name: str,
     certificate_data: bytes,
     verification_data: bytes,
@@ -169,7 +169,7 @@ def _load_verification(data: bytes) -> cx509.Certificate:
 
 
 def _refuse_already_registered(
-    owner: AbstractBaseUser, info: x509.CertificateInfo, exclude_pk: int | None = None
+    owner: User, info: x509.CertificateInfo, exclude_pk: int | None = None
 ) -> None:
     existing = CACertificate.objects.filter(owner=owner, fingerprint_sha256=info.fingerprint_sha256)
     if exclude_pk is not None:
@@ -180,7 +180,7 @@ def _refuse_already_registered(
 
 
 def _consume_code_proven_by(
-    owner: AbstractBaseUser, ca: cx509.Certificate, verification: cx509.Certificate, now: datetime
+    owner: User, ca: cx509.Certificate, verification: cx509.Certificate, now: datetime
 ) -> None:
     """Check the verification certificate against the code it names, then use the code up.
 

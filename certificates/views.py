@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from iothub_console.auth import AuthenticatedHttpRequest
 from iothub_console.errors import ServiceError, add_to_form
 from iothub_console.http import redirect_to_next
 from iothub_console.selectors import found_or_404
@@ -15,12 +16,12 @@ from .forms import CACertificateForm, ProofOfPossessionForm
 from .models import CACertificate
 
 
-def get_ca_certificate(request: HttpRequest, pk: int) -> CACertificate:
+def get_ca_certificate(request: AuthenticatedHttpRequest, pk: int) -> CACertificate:
     """The signed-in account's CA certificate, or 404 (also for other accounts' CAs)."""
     return found_or_404(selectors.get_ca_certificate, owner=request.user, pk=pk)
 
 
-def ca_list(request: HttpRequest) -> HttpResponse:
+def ca_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     ca_certificates = selectors.ca_certificates_for(request.user)
     return render(
         request,
@@ -29,7 +30,7 @@ def ca_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def ca_add(request: HttpRequest) -> HttpResponse:
+def ca_add(request: AuthenticatedHttpRequest) -> HttpResponse:
     code = services.current_authentication_code(owner=request.user)
     form = CACertificateForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -52,7 +53,7 @@ def ca_add(request: HttpRequest) -> HttpResponse:
     )
 
 
-def ca_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def ca_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     ca_certificate = get_ca_certificate(request, pk)
     return render(
         request,
@@ -64,14 +65,14 @@ def ca_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def ca_download(request: HttpRequest, pk: int) -> HttpResponse:
+def ca_download(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     ca_certificate = get_ca_certificate(request, pk)
     response = HttpResponse(ca_certificate.certificate_pem, content_type="application/x-pem-file")
     response["Content-Disposition"] = f'attachment; filename="{ca_certificate.name}.crt"'
     return response
 
 
-def ca_update(request: HttpRequest, pk: int) -> HttpResponse:
+def ca_update(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     ca_certificate = get_ca_certificate(request, pk)
     code = services.current_authentication_code(owner=request.user)
     form = ProofOfPossessionForm(request.POST or None, request.FILES or None)
@@ -95,7 +96,7 @@ def ca_update(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def ca_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def ca_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     ca_certificate = get_ca_certificate(request, pk)
     try:
         services.delete_ca_certificate(ca_certificate=ca_certificate)
@@ -107,7 +108,7 @@ def ca_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def code_regenerate(request: HttpRequest) -> HttpResponse:
+def code_regenerate(request: AuthenticatedHttpRequest) -> HttpResponse:
     services.regenerate_authentication_code(owner=request.user)
     messages.info(request, "A new authentication code was generated; the previous one no longer works.")
     return redirect_to_next(request, "certificates:ca_add")

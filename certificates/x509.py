@@ -244,7 +244,7 @@ def is_ca(certificate: x509.Certificate) -> bool:
     return constraints is not None and constraints.ca
 
 
-def _key_type_and_size(certificate: x509.Certificate) -> tuple[str, int]:
+def _key_type_and_size(certificate: x509.Certificate | x509.CertificateSigningRequest) -> tuple[str, int]:
     try:
         key = certificate.public_key()
     except (ValueError, UnsupportedAlgorithm):

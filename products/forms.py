@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 
 from certificates import selectors as certificate_selectors
@@ -72,14 +74,15 @@ class ProductForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.owner = owner
         names = certificate_selectors.ca_certificate_names(owner)
-        self.fields["ca_certificate"].choices = [
+        cast(forms.ChoiceField, self.fields["ca_certificate"]).choices = [
             ("", "Select a CA certificate"),
             *[(name, name) for name in names],
             (PLATFORM_CA_NAME, PLATFORM_CA_NAME),
         ]
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         # A choice already refused (not one of the account's CAs) needs no second message.
         if (
             cleaned.get("auth_method") == Product.AuthMethod.CERTIFICATE
@@ -127,7 +130,7 @@ class DeviceForm(forms.Form):
                 validators=[validators.validate_psk],
                 help_text="Leave empty to generate a random key, or give your own in base64.",
             )
-        elif product.ca_certificate_id:
+        elif product.ca_certificate is not None:
             self.fields["device_certificate"] = CertificateFileField(
                 label="Device Certificate",
                 help_text=f'Issued by "{product.ca_certificate.name}", with Common Name '
@@ -152,8 +155,9 @@ class DeviceForm(forms.Form):
                 widget=forms.ClearableFileInput(attrs={"accept": ",".join(CSR_EXTENSIONS)}),
             )
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         # A CSR file already refused (wrong extension, too large) needs no second message.
         if (
             cleaned.get("certificate_source") == self.CSR

@@ -108,7 +108,8 @@ class Product(models.Model):
     def ca_display_name(self) -> str:
         if not self.uses_certificates:
             return "—"
-        return self.ca_certificate.name if self.ca_certificate_id else PLATFORM_CA_NAME
+        # No query when no CA is bound: a null foreign key reads as None.
+        return self.ca_certificate.name if self.ca_certificate is not None else PLATFORM_CA_NAME
 
 
 class Device(models.Model):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -31,20 +31,22 @@ DEVICE_LIST_FIELDS = ("id", "name", "enabled", "activated_at", "online", "certif
 # Products ------------------------------------------------------------------
 
 
-def products_for(owner: AbstractBaseUser, query: str = "") -> QuerySet[Product]:
+def products_for(owner: User, query: str = "") -> QuerySet[Product]:
     """The account's products, newest first; `query` matches a name part or the exact Product ID."""
-    products = Product.objects.filter(owner=owner).select_related("ca_certificate").order_by("-created", "-id")
+    products = (
+        Product.objects.filter(owner=owner).select_related("ca_certificate").order_by("-created", "-id")
+    )
     if query:
         products = products.filter(Q(name__icontains=query) | Q(product_id__iexact=query))
     return products
 
 
-def products_oldest_first(owner: AbstractBaseUser) -> QuerySet[Product]:
+def products_oldest_first(owner: User) -> QuerySet[Product]:
     """The account's products in the order the API pages through them."""
     return Product.objects.filter(owner=owner).select_related("ca_certificate").order_by("created", "id")
 
 
-def get_product(*, owner: AbstractBaseUser, product_id: str, with_ca: bool = True) -> Product:
+def get_product(*, owner: User, product_id: str, with_ca: bool = True) -> Product:
     """The account's product with that ID.
 
     `with_ca=False` leaves the CA to be read only if a page needs it: the Devices

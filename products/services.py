@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from cryptography import x509 as cx509
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -86,7 +86,7 @@ PSK_FIELD = "psk"
 
 def create_product(
     *,
-    owner: AbstractBaseUser,
+    owner: User,
     name: str,
     auth_method: str,
     ca_certificate: CACertificate | None,
@@ -268,6 +268,7 @@ def _set_uploaded_certificate(
 ) -> None:
     _refuse_psk(credentials)
     ca = product.ca_certificate
+    assert ca is not None  # called for products bound to their own CA only
     if credentials.csr_data:
         raise ServiceError(WRONG_AUTH_TYPE_CODE, CSR_ON_CUSTOM_CA_PRODUCT.format(ca=ca.name), CSR_FIELD)
     if not credentials.certificate_data:
@@ -364,7 +365,9 @@ def update_device_psk(*, device: Device, psk: str) -> None:
 def delete_device(*, device: Device) -> None:
     with transaction.atomic():
         # Locked and read again: an online device leaves its product's online count too.
-        online = Device.objects.select_for_update().filter(pk=device.pk).values_list("online", flat=True).first()
+        online = (
+            Device.objects.select_for_update().filter(pk=device.pk).values_list("online", flat=True).first()
+        )
         deleted, _ = Device.objects.filter(pk=device.pk).delete()
         if deleted:
             count_devices(device.product, -1)

@@ -3,12 +3,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from certificates import selectors as certificate_selectors
+from iothub_console.auth import AuthenticatedHttpRequest
 from iothub_console.errors import ServiceError, add_to_form
 from iothub_console.http import is_consuming_get, redirect_to_next, secret_withheld
 from iothub_console.selectors import found_or_404
@@ -21,17 +22,17 @@ from .link_forms import PublishMessageForm
 from .models import PLATFORM_CA_NAME, Device, Product
 
 
-def get_product(request: HttpRequest, product_id: str, with_ca: bool = True) -> Product:
+def get_product(request: AuthenticatedHttpRequest, product_id: str, with_ca: bool = True) -> Product:
     """The signed-in account's product, or 404 (also for other accounts' products)."""
     return found_or_404(selectors.get_product, owner=request.user, product_id=product_id, with_ca=with_ca)
 
 
-def get_device(request: HttpRequest, product_id: str, name: str) -> Device:
+def get_device(request: AuthenticatedHttpRequest, product_id: str, name: str) -> Device:
     product = get_product(request, product_id)
     return found_or_404(selectors.get_device, product=product, name=name)
 
 
-def search_query(request: HttpRequest) -> str:
+def search_query(request: AuthenticatedHttpRequest) -> str:
     """The `?q=` search text; text with control characters searches nothing and says why."""
     query = request.GET.get("q", "").strip()
     if has_control_characters(query):
@@ -50,14 +51,14 @@ def _attachment(content: str | bytes, filename: str, content_type: str) -> HttpR
 # Products ------------------------------------------------------------------
 
 
-def product_list(request: HttpRequest) -> HttpResponse:
+def product_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     query = search_query(request)
     products = selectors.products_for(request.user, query)
     page = Paginator(products, 20).get_page(request.GET.get("page"))
     return render(request, "products/product_list.html", {"page": page, "query": query})
 
 
-def product_create(request: HttpRequest) -> HttpResponse:
+def product_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ProductForm(request.POST or None, owner=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -91,7 +92,7 @@ def product_create(request: HttpRequest) -> HttpResponse:
     return render(request, "products/product_create.html", {"form": form, "has_cas": has_cas})
 
 
-def product_detail(request: HttpRequest, product_id: str) -> HttpResponse:
+def product_detail(request: AuthenticatedHttpRequest, product_id: str) -> HttpResponse:
     product = get_product(request, product_id)
     return render(
         request,
@@ -100,7 +101,7 @@ def product_detail(request: HttpRequest, product_id: str) -> HttpResponse:
     )
 
 
-def product_devices(request: HttpRequest, product_id: str) -> HttpResponse:
+def product_devices(request: AuthenticatedHttpRequest, product_id: str) -> HttpResponse:
     product = get_product(request, product_id, with_ca=False)
     query = search_query(request)
     page = selectors.device_page(
@@ -159,7 +160,7 @@ def _list_row(device: dict) -> dict:
 
 
 @require_POST
-def product_delete(request: HttpRequest, product_id: str) -> HttpResponse:
+def product_delete(request: AuthenticatedHttpRequest, product_id: str) -> HttpResponse:
     product = get_product(request, product_id)
     try:
         services.delete_product(product=product)
@@ -171,7 +172,7 @@ def product_delete(request: HttpRequest, product_id: str) -> HttpResponse:
 
 
 @require_POST
-def product_forbid(request: HttpRequest, product_id: str) -> HttpResponse:
+def product_forbid(request: AuthenticatedHttpRequest, product_id: str) -> HttpResponse:
     product = get_product(request, product_id)
     forbidden = request.POST.get("forbidden") == "1"
     services.set_products_forbidden(products=[product], forbidden=forbidden)
@@ -179,7 +180,7 @@ def product_forbid(request: HttpRequest, product_id: str) -> HttpResponse:
     return redirect(product)
 
 
-def product_ca_download(request: HttpRequest, product_id: str) -> HttpResponse:
+def product_ca_download(request: AuthenticatedHttpRequest, product_id: str) -> HttpResponse:
     product = get_product(request, product_id)
     if not product.uses_certificates:
         messages.error(request, "This product authenticates devices with keys; it has no CA certificate.")
@@ -194,7 +195,7 @@ def product_ca_download(request: HttpRequest, product_id: str) -> HttpResponse:
 # Devices -------------------------------------------------------------------
 
 
-def device_add(request: HttpRequest, product_id: str) -> HttpResponse:
+def device_add(request: AuthenticatedHttpRequest, product_id: str) -> HttpResponse:
     product = get_product(request, product_id)
     form = DeviceForm(request.POST or None, request.FILES or None, product=product)
     if request.method == "POST" and form.is_valid():
@@ -210,7 +211,7 @@ def device_add(request: HttpRequest, product_id: str) -> HttpResponse:
     return render(request, "products/device_add.html", {"form": form, "product": product})
 
 
-def device_detail(request: HttpRequest, product_id: str, name: str) -> HttpResponse:
+def device_detail(request: AuthenticatedHttpRequest, product_id: str, name: str) -> HttpResponse:
     device = get_device(request, product_id, name)
     topic_prefix = f"{device.product.product_id}/{device.name}/"
     return render(
@@ -230,7 +231,7 @@ def device_detail(request: HttpRequest, product_id: str, name: str) -> HttpRespo
 
 
 @require_POST
-def device_enable(request: HttpRequest, product_id: str, name: str) -> HttpResponse:
+def device_enable(request: AuthenticatedHttpRequest, product_id: str, name: str) -> HttpResponse:
     device = get_device(request, product_id, name)
     enabled = request.POST.get("enabled") == "1"
     services.set_devices_enabled(product=device.product, names=[device.name], enabled=enabled)
@@ -241,7 +242,7 @@ def device_enable(request: HttpRequest, product_id: str, name: str) -> HttpRespo
 
 
 @require_POST
-def devices_enable(request: HttpRequest, product_id: str) -> HttpResponse:
+def devices_enable(request: AuthenticatedHttpRequest, product_id: str) -> HttpResponse:
     """Enable or disable devices from the list: `enable=<name>` or `disable=<name>`, repeatable."""
     product = get_product(request, product_id)
     for field, enabled in (("enable", True), ("disable", False)):
@@ -257,14 +258,16 @@ def devices_enable(request: HttpRequest, product_id: str) -> HttpResponse:
 
 
 @require_POST
-def device_delete(request: HttpRequest, product_id: str, name: str) -> HttpResponse:
+def device_delete(request: AuthenticatedHttpRequest, product_id: str, name: str) -> HttpResponse:
     device = get_device(request, product_id, name)
     services.delete_device(device=device)
     messages.success(request, f'Device "{device.name}" was deleted.')
     return redirect("products:product_devices", device.product.product_id)
 
 
-def device_certificate_download(request: HttpRequest, product_id: str, name: str) -> HttpResponse:
+def device_certificate_download(
+    request: AuthenticatedHttpRequest, product_id: str, name: str
+) -> HttpResponse:
     device = get_device(request, product_id, name)
     if not device.certificate_pem:
         messages.error(request, "This device authenticates with a key; it has no certificate.")
@@ -273,7 +276,9 @@ def device_certificate_download(request: HttpRequest, product_id: str, name: str
 
 
 @require_safe
-def device_private_key_download(request: HttpRequest, product_id: str, name: str) -> HttpResponse:
+def device_private_key_download(
+    request: AuthenticatedHttpRequest, product_id: str, name: str
+) -> HttpResponse:
     device = get_device(request, product_id, name)
     if not is_consuming_get(request):
         return secret_withheld(request)
@@ -286,7 +291,7 @@ def device_private_key_download(request: HttpRequest, product_id: str, name: str
 
 
 @require_safe
-def device_bundle_download(request: HttpRequest, product_id: str, name: str) -> HttpResponse:
+def device_bundle_download(request: AuthenticatedHttpRequest, product_id: str, name: str) -> HttpResponse:
     device = get_device(request, product_id, name)
     if device.private_key_retrievable and not is_consuming_get(request):
         return secret_withheld(request)
