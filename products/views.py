@@ -89,7 +89,11 @@ def product_create(request: AuthenticatedHttpRequest) -> HttpResponse:
             )
             return redirect(product)
     has_cas = certificate_selectors.has_ca_certificates(request.user)
-    return render(request, "products/product_create.html", {"form": form, "has_cas": has_cas})
+    return render(
+        request,
+        "products/product_create.html",
+        {"form": form, "has_cas": has_cas, "platform_ca_name": PLATFORM_CA_NAME},
+    )
 
 
 def product_detail(request: AuthenticatedHttpRequest, product_id: str) -> HttpResponse:

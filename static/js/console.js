@@ -21,14 +21,15 @@ document.addEventListener("click", async (event) => {
 });
 
 // Create Product: the CA choice applies to Certificate products only, and the key
-// type to products whose certificates the Platform CA issues.
+// type to products whose certificates the Platform CA issues (the choice the form
+// names in data-platform-ca).
 document.querySelectorAll("[data-product-form]").forEach((form) => {
   const update = () => {
     const method = form.querySelector("input[name=auth_method]:checked")?.value;
     const ca = form.querySelector("select[name=ca_certificate]")?.value;
     form.querySelectorAll("[data-show-for=certificate]").forEach((el) => { el.hidden = method !== "certificate"; });
     form.querySelectorAll("[data-show-for=platform]").forEach((el) => {
-      el.hidden = method !== "certificate" || ca !== "Platform CA";
+      el.hidden = method !== "certificate" || ca !== form.dataset.platformCa;
     });
   };
   form.addEventListener("change", update);
