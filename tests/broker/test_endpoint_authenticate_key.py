@@ -192,3 +192,15 @@ def test_disabled_key_device_is_refused(client, user):
 
     reason = decisions.DEVICE_DISABLED_REASON.format(name=device.name)
     assert_refused(answer, device, decisions.DEVICE_DISABLED, reason)
+
+
+def test_changed_psk_refuses_the_old_password(client, user):
+    device = key_device(user)
+    old_login = key_login(device)
+    services.update_device_psk(device=device, psk="bmV3LWtleS1mb3ItbWV0ZXI=")
+
+    answer = authenticate(client, **old_login)
+
+    assert_refused(answer, device, decisions.PASSWORD_WRONG, decisions.PASSWORD_WRONG_REASON)
+    device.refresh_from_db()
+    assert authenticate(client, **key_login(device))["result"] == "allow"

@@ -69,6 +69,14 @@ def test_deleting_a_device_kicks_its_client(client, user):
     assert poll(client, cursor)["kick"] == [device.client_id]
 
 
+def test_changing_a_psk_kicks_the_device(client, user):
+    device = key_device(user)
+    cursor = poll(client)["cursor"]
+
+    services.update_device_psk(device=device, psk="bmV3LWtleS1mb3ItbWV0ZXI=")
+
+    assert poll(client, cursor)["kick"] == [device.client_id]
+
 
 def test_forbidding_a_product_kicks_every_client_with_its_prefix(client, user):
     device = platform_device(user)
