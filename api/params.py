@@ -9,14 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from iothub_console.errors import RuleError
 from iothub_console.validators import CONTROL_CHARACTERS_REFUSED, INVALID_VALUE_CODE, has_control_characters
 
 
-class ApiError(Exception):
+class ApiError(RuleError):
+    """A request the API refuses before any service sees it; `code` is Tencent's error code."""
+
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)

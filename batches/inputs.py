@@ -15,6 +15,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from iothub_console.errors import RuleError
+
 MAX_DEVICES = 10_000
 MAX_CERTIFICATE_BYTES = 64 * 1024
 # What one certificate ZIP may hold once inflated, and how many entries (certificates,
@@ -70,10 +72,8 @@ PREFIX_TOO_LONG = (
 )
 
 
-class InputError(ValueError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class InputError(RuleError, ValueError):
+    """A batch input broke a rule; `message` names the line or file where it can."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, SignatureAlgorithmOID
 
+from iothub_console.errors import RuleError
+
 MAX_CERTIFICATE_FILE_BYTES = 64 * 1024
 MAX_SERIAL_OCTETS = 20
 MIN_RSA_BITS = 2048
@@ -78,12 +80,8 @@ _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\s*?(.*?)-----END \1-----
 _CERTIFICATE_LABELS = {b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE"}
 
 
-class CertificateError(ValueError):
-    """A certificate broke one of the console's rules; `str()` says which."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class CertificateError(RuleError, ValueError):
+    """A certificate broke one of the console's rules; `message` says which."""
 
 
 @dataclass(frozen=True)
