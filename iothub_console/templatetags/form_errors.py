@@ -22,6 +22,6 @@ def with_codes(errors: ErrorList | None) -> list[tuple[str, str]]:
     pairs = []
     for error in errors.as_data():
         code = error.code or ""
-        for message in error:  # the message with its parameters filled in
+        for message in error.messages:  # with its parameters filled in
             pairs.append((message, code if TENCENT_CODE.fullmatch(code) else ""))
     return pairs
