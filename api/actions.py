@@ -27,6 +27,7 @@ from certificates import services as certificate_services
 from certificates import x509
 from certificates.models import CACertificate
 from iothub_console.errors import NotFound
+from lifecycle import services as lifecycle_services
 from products import platform
 from products import selectors as product_selectors
 from products import services as product_services
@@ -212,8 +213,23 @@ def describe_product_ca(owner: User, params: Params) -> Response:
     if not product.uses_certificates:
         return {"CAs": []}
     if product.ca_certificate is not None:
-        return {"CAs": [_ca_info(product.ca_certificate)]}
+        second = lifecycle_services.second_ca(product)
+        return {"CAs": [_ca_info(ca) for ca in (product.ca_certificate, second) if ca is not None]}
     return {"CAs": [_platform_ca_info()]}
+
+
+@action("UpdateProductPrivateCA", ProductId=Param("str", True), CertName=Param("str", True))
+def update_product_private_ca(owner: User, params: Params) -> Response:
+    # A CA rollover: the product trusts this CA beside its own until DeleteProductPrivateCA.
+    product = _owned_product(owner, params["ProductId"])
+    lifecycle_services.set_second_ca(product=product, ca_certificate=_owned_ca(owner, params["CertName"]))
+    return {}
+
+
+@action("DeleteProductPrivateCA", ProductId=Param("str", True))
+def delete_product_private_ca(owner: User, params: Params) -> Response:
+    lifecycle_services.remove_second_ca(product=_owned_product(owner, params["ProductId"]))
+    return {}
 
 
 # Products --------------------------------------------------------------------

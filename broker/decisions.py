@@ -42,6 +42,7 @@ CERTIFICATE_NAME_MISMATCH = "certificate_name_mismatch"
 CERTIFICATE_WRONG_CA = "certificate_wrong_ca"
 CERTIFICATE_NOT_REGISTERED = "certificate_not_registered"
 CERTIFICATE_NOT_VALID = "certificate_not_valid"
+CERTIFICATE_REVOKED = "certificate_revoked"
 USERNAME_MALFORMED = "username_malformed"
 USERNAME_WRONG_CLIENT = "username_wrong_client"
 USERNAME_EXPIRED = "username_expired"
@@ -74,6 +75,10 @@ CERTIFICATE_NOT_REGISTERED_REASON = (
     "it may have been replaced. Connect with the device's current certificate."
 )
 CERTIFICATE_NOT_VALID_REASON = "The device certificate is not valid now: {detail}"
+CERTIFICATE_REVOKED_REASON = (
+    "The certificate (serial {serial}) was revoked on {date} ({reason}). "
+    "Renew the device's certificate on its page and connect with the new one."
+)
 USERNAME_MALFORMED_REASON = (
     "The username must be <ProductId><DeviceName>;<sdkappid>;<connid>;<expiry> with the expiry "
     "a Unix time; use the one from the device's bundle or from Generate Credentials."
@@ -87,6 +92,16 @@ PASSWORD_WRONG_REASON = (
 )
 DEVICE_DISABLED_REASON = 'The device "{name}" is disabled. Enable it on its page to let it connect.'
 PRODUCT_FORBIDDEN_REASON = 'The product "{product}" is forbidden: none of its devices may connect.'
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """A certificate of the device that was revoked, by its SHA-256 fingerprint."""
+
+    fingerprint: str
+    serial: str
+    reason: str  # as a user reads it: "Key compromise"
+    revoked_at: datetime
 
 
 @dataclass(frozen=True)
@@ -106,6 +121,10 @@ class DeviceRecord:
     # The SHA-256 fingerprints of the certificates the device may present.
     certificate_fingerprints: tuple[str, ...] = ()
     psk: str = ""
+    # During a CA rollover, the product's second CA: certificates of either are accepted.
+    second_ca_name: str = ""
+    second_ca_pem: str = ""
+    revocations: tuple[Revocation, ...] = ()
 
     @property
     def client_id(self) -> str:
@@ -244,24 +263,48 @@ def _check_certificate(  # noqa: PLR0911  (one refusal per rule)
             CERTIFICATE_NAME_MISMATCH,
             CERTIFICATE_NAME_MISMATCH_REASON.format(actual=actual, expected=device.client_id),
         )
-    role = "device certificate"
-    try:
-        x509.verify_issued_by(leaf, _ca_certificate(device.ca_pem), role)
-    except (x509.CertificateError, ValueError) as error:
-        detail = error.message if isinstance(error, x509.CertificateError) else "the CA cannot be read."
-        return refused(
-            CERTIFICATE_WRONG_CA, CERTIFICATE_WRONG_CA_REASON.format(ca=device.ca_name, detail=detail)
-        )
+    wrong_ca = _check_issuer(leaf, device)
+    if wrong_ca is not None:
+        return wrong_ca
     fingerprint = x509.fingerprint_sha256(leaf)
+    revocation = next((item for item in device.revocations if item.fingerprint == fingerprint), None)
+    if revocation is not None:
+        return refused(
+            CERTIFICATE_REVOKED,
+            CERTIFICATE_REVOKED_REASON.format(
+                serial=revocation.serial,
+                date=revocation.revoked_at.strftime("%Y-%m-%d %H:%M UTC"),
+                reason=revocation.reason.lower(),
+            ),
+        )
     if fingerprint not in device.certificate_fingerprints:
         return refused(
             CERTIFICATE_NOT_REGISTERED, CERTIFICATE_NOT_REGISTERED_REASON.format(fingerprint=fingerprint)
         )
     try:
-        x509.check_validity(leaf, now, role)
+        x509.check_validity(leaf, now, "device certificate")
     except x509.CertificateError as error:
         return refused(CERTIFICATE_NOT_VALID, CERTIFICATE_NOT_VALID_REASON.format(detail=error.message))
     return None
+
+
+def _check_issuer(leaf: cx509.Certificate, device: DeviceRecord) -> Decision | None:
+    """Issued by the product's CA, or by its second CA during a rollover."""
+    authorities = [(device.ca_name, device.ca_pem)]
+    if device.second_ca_pem:
+        authorities.append((device.second_ca_name, device.second_ca_pem))
+    first_refusal = None
+    for name, pem in authorities:
+        try:
+            x509.verify_issued_by(leaf, _ca_certificate(pem), "device certificate")
+        except (x509.CertificateError, ValueError) as error:
+            detail = error.message if isinstance(error, x509.CertificateError) else "the CA cannot be read."
+            first_refusal = first_refusal or refused(
+                CERTIFICATE_WRONG_CA, CERTIFICATE_WRONG_CA_REASON.format(ca=name, detail=detail)
+            )
+        else:
+            return None
+    return first_refusal
 
 
 @lru_cache(maxsize=256)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Max
+from django.utils import timezone
 
+from lifecycle.models import RevokedCertificate
 from products.models import Device, PlatformCA
 
 from . import decisions
@@ -18,6 +20,8 @@ class DecisionInput:
 
     device_pk: int
     record: decisions.DeviceRecord
+    # The device is renewing: its old certificate still works until it connects with the new one.
+    renewing: bool = False
 
 
 PLATFORM_CA_NAME = "Platform CA"
@@ -45,6 +49,10 @@ def device_for_client_id(client_id: str) -> DecisionInput | None:
             "product__auth_method",
             "product__ca_certificate__name",
             "product__ca_certificate__certificate_pem",
+            "product__second_ca__ca_certificate__name",
+            "product__second_ca__ca_certificate__certificate_pem",
+            "previous_certificate__fingerprint",
+            "previous_certificate__accepted_until",
         )
         .first()
     )
@@ -57,9 +65,13 @@ def device_for_client_id(client_id: str) -> DecisionInput | None:
     )
     if uses_certificates and ca_pem is None:
         ca_name, ca_pem = PLATFORM_CA_NAME, platform_device_ca_pem()
-    fingerprint = row["certificate_fingerprint"]
+    fingerprints = tuple(filter(None, [row["certificate_fingerprint"]]))
+    renewing = row["previous_certificate__fingerprint"] is not None
+    if renewing and row["previous_certificate__accepted_until"] > timezone.now():
+        fingerprints += (row["previous_certificate__fingerprint"],)
     return DecisionInput(
         device_pk=row["pk"],
+        renewing=renewing,
         record=decisions.DeviceRecord(
             product_id=product_id,
             product_name=row["product__name"],
@@ -69,9 +81,25 @@ def device_for_client_id(client_id: str) -> DecisionInput | None:
             uses_certificates=uses_certificates,
             ca_name=ca_name,
             ca_pem=ca_pem or "",
-            certificate_fingerprints=(fingerprint,) if fingerprint else (),
+            certificate_fingerprints=fingerprints,
             psk=row["psk"] if not uses_certificates else "",
+            second_ca_name=row["product__second_ca__ca_certificate__name"] or "",
+            second_ca_pem=row["product__second_ca__ca_certificate__certificate_pem"] or "",
+            revocations=revocations_of(row["pk"]) if uses_certificates else (),
         ),
+    )
+
+
+def revocations_of(device_pk: int) -> tuple[decisions.Revocation, ...]:
+    """The device's revoked certificates (one indexed query; usually none)."""
+    labels = dict(RevokedCertificate.Reason.choices)
+    return tuple(
+        decisions.Revocation(
+            fingerprint=fingerprint, serial=serial, reason=labels.get(reason, reason), revoked_at=at
+        )
+        for fingerprint, serial, reason, at in RevokedCertificate.objects.filter(
+            device_id=device_pk
+        ).values_list("fingerprint", "serial_hex", "reason", "revoked_at")
     )
 
 

@@ -27,11 +27,12 @@ from pathlib import Path
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from certificates import issuance, x509
+from certificates.models import CACertificate
 from products import platform
-from products.models import Product
 
 from . import config
 
@@ -184,11 +185,12 @@ def trusted_ca_pems() -> list[str]:
     The TLS layer only filters out strangers; the console checks that a device's chain
     ends at its own product's CA, so one account's CA cannot vouch for another's devices.
     """
+    # A product's second CA (during a CA rollover) is trusted like its first.
     custom = (
-        Product.objects.filter(ca_certificate__isnull=False)
-        .order_by("ca_certificate__fingerprint_sha256")
-        .values_list("ca_certificate__certificate_pem", flat=True)
+        CACertificate.objects.filter(Q(products__isnull=False) | Q(second_ca_of__isnull=False))
         .distinct()
+        .order_by("fingerprint_sha256")
+        .values_list("certificate_pem", flat=True)
     )
     pems = [platform.root_ca().certificate_pem, platform.device_ca().certificate_pem, *custom]
     return list(dict.fromkeys(pem.strip() + "\n" for pem in pems))

@@ -20,6 +20,8 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from lifecycle import services as lifecycle
+
 from . import decisions, protocol, selectors, status
 
 logger = logging.getLogger(__name__)
@@ -78,6 +80,9 @@ def authenticate(request: HttpRequest) -> JsonResponse:
     found = selectors.device_for_client_id(attempt.client_id)
     now = timezone.now()
     decision = decisions.decide(attempt, found.record if found else None, now)
+    if found is not None and found.renewing:
+        # The first connection with the renewed certificate retires the old one.
+        lifecycle.note_connection(device_pk=found.device_pk, cert_pem=attempt.cert_pem, allowed=decision.allowed)
     if not decision.allowed:
         if found is not None:
             status.record_refusal(found.device_pk, decision.reason, now)

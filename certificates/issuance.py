@@ -111,8 +111,12 @@ def make_intermediate_ca(
     issuer_key: PrivateKey,
     now: datetime,
     days: int = 3650,
+    crl_url: str = "",
 ):
-    """An EC P-256 CA issued by `issuer`; returns (certificate, private key)."""
+    """An EC P-256 CA issued by `issuer`; returns (certificate, private key).
+
+    `crl_url` is where `issuer` publishes its CRL (the CRL Distribution Point).
+    """
     key = ec.generate_private_key(ec.SECP256R1())
     not_after = min(now + timedelta(days=days), issuer.not_valid_after_utc)
     builder = (
@@ -128,7 +132,7 @@ def make_intermediate_ca(
             critical=False,
         )
     )
-    builder = _ca_extensions(builder, key.public_key(), path_length=0)
+    builder = _with_crl_distribution_point(_ca_extensions(builder, key.public_key(), path_length=0), crl_url)
     return builder.sign(issuer_key, hashes.SHA256()), key
 
 
@@ -150,6 +154,16 @@ def _leaf_builder(
             critical=False,
         )
     )
+
+
+def _with_crl_distribution_point(builder: x509.CertificateBuilder, crl_url: str) -> x509.CertificateBuilder:
+    """Name where the issuer's CRL is, so a verifier that checks revocation can fetch it."""
+    if not crl_url:
+        return builder
+    point = x509.DistributionPoint(
+        full_name=[x509.UniformResourceIdentifier(crl_url)], relative_name=None, reasons=None, crl_issuer=None
+    )
+    return builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
 
 
 def _leaf_key_usage(public_key) -> x509.KeyUsage:
@@ -174,14 +188,18 @@ def issue_client_certificate(
     issuer_key: PrivateKey,
     now: datetime,
     days: int = 3650,
+    crl_url: str = "",
 ) -> x509.Certificate:
-    """A device certificate: CN as given, TLS client authentication only."""
+    """A device certificate: CN as given, TLS client authentication only.
+
+    `crl_url` is where `issuer` publishes its CRL (the CRL Distribution Point).
+    """
     builder = (
         _leaf_builder(common_name, public_key, issuer, issuer_key, now, days)
         .add_extension(_leaf_key_usage(public_key), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
     )
-    return builder.sign(issuer_key, hashes.SHA256())
+    return _with_crl_distribution_point(builder, crl_url).sign(issuer_key, hashes.SHA256())
 
 
 def issue_server_certificate(

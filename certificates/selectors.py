@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from iothub_console.errors import NotFound
 from iothub_console.validators import has_control_characters
+from products.models import Product
 
 from .models import AuthenticationCode, CACertificate
 
@@ -50,8 +51,10 @@ def get_ca_certificate_by_name(*, owner: User, name: str) -> CACertificate:
 
 
 def bound_products(ca_certificate: CACertificate) -> QuerySet:
-    """The products whose device certificates the CA issues, by name."""
-    return ca_certificate.products.order_by("name")
+    """The products whose device certificates the CA issues (or, as a second CA, also issues), by name."""
+    return Product.objects.filter(
+        Q(ca_certificate=ca_certificate) | Q(second_ca__ca_certificate=ca_certificate)
+    ).order_by("name")
 
 
 def bound_product_names(ca_certificate: CACertificate) -> list[str]:

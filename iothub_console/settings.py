@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "accounts",
     "certificates",
     "products",
+    "lifecycle",
     "broker",
     "api",
     "batches",
@@ -308,6 +309,9 @@ if IOTHUB_MQTT_PORT == IOTHUB_MQTT_KEY_PORT:
     raise ImproperlyConfigured("IOTHUB_MQTT_PORT and IOTHUB_MQTT_KEY_PORT must differ")
 # Where the broker's plugin reaches the console's /broker/v1/ endpoints.
 IOTHUB_CONSOLE_URL = os.environ.get("IOTHUB_CONSOLE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Where devices and verifiers reach the console from outside: the Platform CAs' CRL
+# Distribution Points in the certificates the console issues are under it.
+IOTHUB_PUBLIC_URL = os.environ.get("IOTHUB_PUBLIC_URL", IOTHUB_CONSOLE_URL).rstrip("/")
 
 # Fernet key that encrypts private keys and PSKs at rest. Losing it makes stored
 # keys unreadable, so it lives apart from the database (environment or a file).

@@ -9,6 +9,8 @@ urlpatterns = [
     path("api-keys/", include("api.urls")),
     path("accounts/", include("accounts.urls")),
     path("certificates/", include("certificates.urls")),
+    path("", include("lifecycle.urls")),
+    path("crl/", include("lifecycle.crl_urls")),
     path("products/", include("products.urls")),
     path("broker/v1/", include("broker.urls")),
     path("", include("batches.urls")),

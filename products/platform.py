@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cryptography import x509 as cx509
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from certificates import issuance, x509
@@ -22,6 +24,13 @@ class Authority:
     certificate: cx509.Certificate
     private_key: issuance.PrivateKey
     certificate_pem: str
+    # Where this CA publishes its CRL: the CRL Distribution Point of what it issues.
+    crl_url: str
+
+
+def crl_url(kind: str) -> str:
+    """The absolute URL of the CRL of the Platform CA of `kind` (served without sign-in)."""
+    return settings.IOTHUB_PUBLIC_URL + reverse("crl:platform_crl", args=[kind])
 
 
 def _loaded(row: PlatformCA) -> Authority:
@@ -29,6 +38,7 @@ def _loaded(row: PlatformCA) -> Authority:
         certificate=cx509.load_pem_x509_certificate(row.certificate_pem.encode("ascii")),
         private_key=issuance.load_private_key_pem(row.private_key_pem),
         certificate_pem=row.certificate_pem,
+        crl_url=crl_url(row.kind),
     )
 
 
@@ -61,7 +71,12 @@ def device_ca() -> Authority:
     def make():
         root = root_ca()
         return issuance.make_intermediate_ca(
-            DEVICE_COMMON_NAME, ORGANIZATION, root.certificate, root.private_key, timezone.now()
+            DEVICE_COMMON_NAME,
+            ORGANIZATION,
+            root.certificate,
+            root.private_key,
+            timezone.now(),
+            crl_url=root.crl_url,
         )
 
     return _get_or_create(PlatformCA.Kind.DEVICE, make)

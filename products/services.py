@@ -326,7 +326,7 @@ def _set_platform_certificate(
         device.key_origin = Device.KeyOrigin.GENERATED
         device.private_key_pem = issuance.private_key_to_pem(key)
     certificate = issuance.issue_client_certificate(
-        common_name, public_key, authority.certificate, authority.private_key, now
+        common_name, public_key, authority.certificate, authority.private_key, now, crl_url=authority.crl_url
     )
     _store_certificate(device, certificate)
 
