@@ -9,14 +9,17 @@ from pathlib import Path
 import pytest
 from cryptography import x509 as cx509
 from django.test import override_settings
+from django.urls import reverse
 from django.utils import timezone
 
 from lifecycle.models import PlatformCRL
+from lifecycle.views import CRL_NOT_HELD, NO_CRL_FOR_KEY_PRODUCT
 from products import platform
 
-from ..broker.link_service import platform_device
+from ..broker.link_service import custom_ca_device, key_device, platform_device
 from ..lifecycle_console import lifecycle_url
 from ..openssl_recipes import openssl
+from ..product_console import assert_message
 from ..programs import require_program
 
 pytestmark = pytest.mark.django_db
@@ -140,3 +143,44 @@ def test_a_fresh_crl_is_served_as_stored(client):
 
     assert first == second
     assert PlatformCRL.objects.get(kind="device").number == 1
+
+
+def test_product_settings_download_the_platform_device_crl(signed_in_client, client, user):
+    device = platform_device(user)
+    page = signed_in_client.get(device.product.get_absolute_url())
+    assert "Download CRL" in page.content.decode()
+
+    downloaded = signed_in_client.get(reverse("lifecycle:product_crl", args=[device.product.product_id]))
+
+    assert downloaded.status_code == 200
+    assert downloaded["Content-Disposition"] == 'attachment; filename="platform-device-ca.crl"'
+    assert downloaded.content == client.get(DEVICE_CRL_URL).content == bytes(PlatformCRL.objects.get().der)
+
+
+def test_a_custom_ca_product_without_an_uploaded_crl_says_where_to_upload_one(signed_in_client, user):
+    device, _ = custom_ca_device(user)
+    name = device.product.ca_certificate.name
+
+    response = signed_in_client.get(
+        reverse("lifecycle:product_crl", args=[device.product.product_id]), follow=True
+    )
+
+    assert_message(response, CRL_NOT_HELD.format(name=name))
+    assert "Download CRL" not in response.content.decode()
+
+
+def test_a_key_product_has_no_crl(signed_in_client, user):
+    device = key_device(user)
+
+    response = signed_in_client.get(
+        reverse("lifecycle:product_crl", args=[device.product.product_id]), follow=True
+    )
+
+    assert_message(response, NO_CRL_FOR_KEY_PRODUCT)
+
+
+def test_another_accounts_product_crl_is_404(client, user, other_user):
+    device = platform_device(other_user)
+    client.force_login(user)
+
+    assert client.get(reverse("lifecycle:product_crl", args=[device.product.product_id])).status_code == 404
