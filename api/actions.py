@@ -18,6 +18,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
+from audit import services as audit
 from batches import inputs as batch_inputs
 from batches import services as batch_services
 from batches.models import DeviceBatch
@@ -366,6 +367,8 @@ def create_device(owner: User, params: Params) -> Response:
     # The API hands a generated key out in this response, as IoT Hub does; the
     # console then shows it as already fetched.
     private_key = product_services.take_private_key(device=device) if device.has_generated_key else ""
+    if device.psk:
+        audit.record_devices(audit.Action.PSK_SHOWN, product, [device.name], "Returned by CreateDevice")
     return {
         "DeviceName": device.name,
         "DevicePsk": device.psk,
@@ -376,7 +379,10 @@ def create_device(owner: User, params: Params) -> Response:
 
 @action("DescribeDevice", ProductId=Param("str", True), DeviceName=Param("str", True))
 def describe_device(owner: User, params: Params) -> Response:
-    return device_info(_owned_device(owner, params["ProductId"], params["DeviceName"]))
+    device = _owned_device(owner, params["ProductId"], params["DeviceName"])
+    if device.psk:
+        audit.record_devices(audit.Action.PSK_SHOWN, device.product, [device.name], detail="DescribeDevice")
+    return device_info(device)
 
 
 @action(
@@ -401,6 +407,11 @@ def describe_devices(owner: User, params: Params) -> Response:
         # No device reports its firmware to this console: the filter cannot be honoured.
         raise ApiError(UNSUPPORTED_OPERATION_CODE, FIRMWARE_FILTER_UNSUPPORTED)
     listed = [device_info(device) for device in devices[_page(params)]]
+    shown = [info["DeviceName"] for info in listed if info["DevicePsk"]]
+    if shown:
+        # One entry per call, not per device: a script polling the list would flood the log.
+        detail = f"DescribeDevices returned the PSKs of {len(shown)} device(s): {', '.join(shown)}"
+        audit.record_product(audit.Action.PSK_SHOWN, product, detail=detail)
     return {
         # Unfiltered, the total is the product's stored count: nothing is counted.
         "TotalCount": devices.count() if filtered else product.device_count,

@@ -16,11 +16,14 @@ from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.models import User
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import RequestDataTooBig
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from audit import services as audit
+from audit.context import Actor, acting_as, client_ip
 from iothub_console.errors import ServiceError
 
 from . import limits, tc3
@@ -57,7 +60,8 @@ def api(request: HttpRequest) -> JsonResponse:
     try:
         _read_body(request)
         signed = authenticate(request)
-        response = dispatch(signed, action_name, request.META.get("HTTP_X_TC_VERSION", ""), request.body)
+        with acting_as(Actor(signed.key.secret_id, audit.Source.API, client_ip(request.META))):
+            response = dispatch(signed, action_name, request.META.get("HTTP_X_TC_VERSION", ""), request.body)
     except (ApiError, ServiceError) as error:
         logger.info("API %s refused: %s", action_name, error.code)
         return _error(error.code, error.message, request_id)
@@ -199,7 +203,9 @@ def key_list(request: HttpRequest, new_key: APIKey | None = None) -> HttpRespons
 
 @require_POST
 def key_create(request: HttpRequest) -> HttpResponse:
-    key = APIKey.objects.create(owner=_account(request))
+    with transaction.atomic():
+        key = APIKey.objects.create(owner=_account(request))
+        audit.record_api_key(audit.Action.API_KEY_CREATED, key)
     # The SecretKey is shown in this response only (no redirect): it never sits in
     # plain text in a session or a message store, and is not shown again.
     response = key_list(request, new_key=key)
@@ -211,7 +217,10 @@ def key_create(request: HttpRequest) -> HttpResponse:
 def key_enable(request: HttpRequest, pk: int) -> HttpResponse:
     key = get_object_or_404(APIKey, pk=pk, owner=_account(request))
     key.enabled = request.POST.get("enabled") == "1"
-    key.save(update_fields=["enabled", "last_updated"])
+    with transaction.atomic():
+        key.save(update_fields=["enabled", "last_updated"])
+        action = audit.Action.API_KEY_ENABLED if key.enabled else audit.Action.API_KEY_DISABLED
+        audit.record_api_key(action, key)
     messages.success(request, f"API key {key.secret_id} is now {'enabled' if key.enabled else 'disabled'}.")
     return redirect("api:key_list")
 
@@ -219,6 +228,8 @@ def key_enable(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def key_delete(request: HttpRequest, pk: int) -> HttpResponse:
     key = get_object_or_404(APIKey, pk=pk, owner=_account(request))
-    key.delete()
+    with transaction.atomic():
+        audit.record_api_key(audit.Action.API_KEY_DELETED, key)
+        key.delete()
     messages.success(request, f"API key {key.secret_id} was deleted.")
     return redirect("api:key_list")

@@ -24,6 +24,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from accounts.locking import lock_account
+from audit import services as audit
 from certificates import x509
 from iothub_console.errors import ServiceError
 from iothub_console.spreadsheet import SpreadsheetWriter
@@ -111,6 +112,7 @@ def start_batch(
         batch.total = len(rows)
         batch.processed = batch.failed = sum(1 for row in rows if row.result == BatchRow.Result.FAILED)
         batch.save(update_fields=["total", "processed", "failed", "last_updated"])
+        audit.record_batch(batch, product)
         transaction.on_commit(lambda: _enqueue(batch.pk, batch.lease))
     return batch
 

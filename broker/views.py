@@ -20,6 +20,7 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from audit import services as audit
 from lifecycle import services as lifecycle
 
 from . import decisions, protocol, selectors, status
@@ -86,6 +87,14 @@ def authenticate(request: HttpRequest) -> JsonResponse:
     if not decision.allowed:
         if found is not None:
             status.record_refusal(found.device_pk, decision.reason, now)
+            audit.record_connection_refused(
+                device_pk=found.device_pk,
+                product_id=found.record.product_id,
+                device_name=found.record.device_name,
+                code=decision.code,
+                reason=decision.reason,
+                ip=audit.peer_address(_body(request).get("peerhost")),
+            )
         logger.info("Refused %s: %s", attempt.client_id[:100], decision.code)
         return JsonResponse({"result": "deny", "reason": decision.reason, "code": decision.code})
     return JsonResponse(

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.locking import lock_account
+from audit import services as audit
 from iothub_console.errors import ServiceError
 from iothub_console.validators import check
 
@@ -107,7 +108,8 @@ def register_ca_certificate(
             raise ServiceError(CA_LIMIT_CODE, CA_LIMIT_REACHED.format(limit=limit))
         _consume_code_proven_by(owner, ca, verification, now)
         certificate = CACertificate(owner=owner, name=name, **_stored_fields(info))
-        return _save(certificate)
+        audit.record_ca(audit.Action.CA_REGISTERED, _save(certificate), detail=f"CN {info.common_name}")
+        return certificate
 
 
 def update_ca_certificate(
@@ -132,7 +134,8 @@ def update_ca_certificate(
         _consume_code_proven_by(owner, ca, verification, now)
         for field, value in _stored_fields(info).items():
             setattr(ca_certificate, field, value)
-        return _save(ca_certificate)
+        audit.record_ca(audit.Action.CA_UPDATED, _save(ca_certificate), detail=f"CN {info.common_name}")
+        return ca_certificate
 
 
 def delete_ca_certificate(*, ca_certificate: CACertificate) -> None:
@@ -144,6 +147,7 @@ def delete_ca_certificate(*, ca_certificate: CACertificate) -> None:
                 CA_BOUND_CODE,
                 CA_STILL_BOUND.format(name=ca_certificate.name, products=", ".join(bound)),
             )
+        audit.record_ca(audit.Action.CA_DELETED, ca_certificate)
         ca_certificate.delete()
 
 

@@ -12,6 +12,8 @@ urlpatterns = [
     path("", include("lifecycle.urls")),
     path("crl/", include("lifecycle.crl_urls")),
     path("products/", include("products.urls")),
+    path("audit/", include("audit.urls")),
+    path("certificate-health/", include("certificates.health_urls")),
     path("broker/v1/", include("broker.urls")),
     path("", include("batches.urls")),
     path("admin/", admin.site.urls),

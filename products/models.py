@@ -145,6 +145,8 @@ class Device(models.Model):
     private_key_pem = EncryptedTextField(blank=True)
     private_key_fetched = models.BooleanField(default=False)
     psk = EncryptedTextField(blank=True)
+    # When the PSK was set, for Certificate Health's "PSK older than a year"; null without one.
+    psk_updated = models.DateTimeField(null=True, blank=True)
     # Tencent's device tags ({"Tag", "Type", "Value", "Name"}), kept as given.
     tags = models.JSONField(default=list, blank=True)
     created = models.DateTimeField(default=timezone.now)
@@ -165,6 +167,10 @@ class Device(models.Model):
         indexes = [
             # The device list: one product's devices, newest first, a page at a time.
             models.Index(fields=["product", "-id"], name="device_product_newest"),
+            # Certificate Health: an account's expiring certificates and old PSKs are one
+            # index range per product, however large the fleet.
+            models.Index(fields=["product", "certificate_not_after"], name="device_certificate_expiry"),
+            models.Index(fields=["product", "psk_updated"], name="device_psk_updated"),
             # A restarted broker's online devices, found without a scan of the fleet.
             models.Index(
                 fields=["connected_broker"], condition=models.Q(online=True), name="device_online_by_broker"

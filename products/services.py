@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.locking import lock_account
+from audit import services as audit
 from certificates import issuance, x509
 from certificates import selectors as certificate_selectors
 from certificates import validators as certificate_validators
@@ -126,6 +127,7 @@ def create_product(
         )
         product.full_clean()
         product.save()
+        audit.record_product(audit.Action.PRODUCT_CREATED, product, detail=f"CA: {product.ca_display_name}")
         return product
 
 
@@ -142,15 +144,20 @@ def delete_product(*, product: Product) -> None:
         count = product.devices.count()
         if count:
             raise ServiceError(DEVICES_EXIST_CODE, PRODUCT_HAS_DEVICES.format(name=product.name, count=count))
+        audit.record_product(audit.Action.PRODUCT_DELETED, product)
         product.delete()
         revoke_access(product_ids=[product.product_id])
 
 
 def set_products_forbidden(*, products: list[Product], forbidden: bool) -> None:
+    action = audit.Action.PRODUCT_FORBIDDEN if forbidden else audit.Action.PRODUCT_ALLOWED
     with transaction.atomic():
         Product.objects.filter(pk__in=[product.pk for product in products]).update(
             forbidden=forbidden, last_updated=timezone.now()
         )
+        changed = {product.pk: product for product in products if product.forbidden != forbidden}
+        for product in changed.values():
+            audit.record_product(action, product)
         if forbidden:
             revoke_access(product_ids=[product.product_id for product in products])
 
@@ -238,6 +245,9 @@ def create_device(
                 DEVICE_EXISTS_CODE, DEVICE_NAME_TAKEN.format(name=name), DEVICE_NAME_FIELD
             ) from None
         count_devices(product, +1)
+        audit.record_devices(
+            audit.Action.DEVICE_ADDED, product, [name], detail=device.get_key_origin_display()
+        )
     return device
 
 
@@ -256,6 +266,7 @@ def _set_psk(device: Device, credentials: DeviceCredentials) -> None:
         psk = base64.b64encode(secrets.token_bytes(PSK_BYTES)).decode("ascii")
     device.key_origin = Device.KeyOrigin.PSK
     device.psk = psk
+    device.psk_updated = timezone.now()
 
 
 def _refuse_psk(credentials: DeviceCredentials) -> None:
@@ -345,6 +356,8 @@ def set_devices_enabled(*, product: Product, names: list[str], enabled: bool) ->
     with transaction.atomic():
         switched = list(devices.exclude(enabled=enabled).values_list("name", flat=True))
         changed = devices.update(enabled=enabled, last_updated=timezone.now())
+        action = audit.Action.DEVICE_ENABLED if enabled else audit.Action.DEVICE_DISABLED
+        audit.record_devices(action, product, switched)
         if not enabled:
             revoke_access(client_ids=[f"{product.product_id}{name}" for name in switched])
     return changed
@@ -357,8 +370,9 @@ def update_device_psk(*, device: Device, psk: str) -> None:
     psk = psk.strip()
     check(validators.validate_psk, psk, field=PSK_FIELD)
     with transaction.atomic():
-        device.psk = psk
-        device.save(update_fields=["psk", "last_updated"])
+        device.psk, device.psk_updated = psk, timezone.now()
+        device.save(update_fields=["psk", "psk_updated", "last_updated"])
+        audit.record_devices(audit.Action.PSK_CHANGED, device.product, [device.name])
         revoke_access(client_ids=[device.client_id])
 
 
@@ -375,10 +389,11 @@ def delete_device(*, device: Device) -> None:
                 Product.objects.filter(pk=device.product_id, online_count__gt=0).update(
                     online_count=F("online_count") - 1
                 )
+            audit.record_devices(audit.Action.DEVICE_DELETED, device.product, [device.name])
             revoke_access(client_ids=[device.client_id])
 
 
-def take_private_key(*, device: Device) -> str:
+def take_private_key(*, device: Device, in_bundle: bool = False) -> str:
     """The generated private key, handed out once; afterwards it is erased."""
     with transaction.atomic():
         locked = Device.objects.select_for_update().get(pk=device.pk)
@@ -390,6 +405,13 @@ def take_private_key(*, device: Device) -> str:
         locked.private_key_pem = ""
         locked.private_key_fetched = True
         locked.save(update_fields=["private_key_pem", "private_key_fetched", "last_updated"])
+        # A bundle that carries the key is one disclosure: its entry says the key went with it.
+        if in_bundle:
+            audit.record_devices(
+                audit.Action.BUNDLE_DOWNLOADED, device.product, [device.name], audit.BUNDLE_WITH_KEY
+            )
+        else:
+            audit.record_devices(audit.Action.PRIVATE_KEY_DOWNLOADED, device.product, [device.name])
     device.private_key_pem = ""
     device.private_key_fetched = True
     return key
@@ -402,7 +424,7 @@ def device_bundle(*, device: Device) -> tuple[str, bytes]:
     private_key = ""
     if certificate and device.has_generated_key and device.private_key_retrievable:
         try:
-            private_key = take_private_key(device=device)
+            private_key = take_private_key(device=device, in_bundle=True)
         except ServiceError:
             # Another request took the key since `device` was read: bundle without it.
             private_key = ""
@@ -422,4 +444,7 @@ def device_bundle(*, device: Device) -> tuple[str, bytes]:
             key_expiry=int(timezone.now().timestamp()) + bundles.BUNDLE_CREDENTIALS_SECONDS,
         )
     )
+    if not private_key:
+        detail = audit.BUNDLE_WITH_PSK if device.psk else audit.BUNDLE_WITHOUT_KEY
+        audit.record_devices(audit.Action.BUNDLE_DOWNLOADED, product, [device.name], detail=detail)
     return bundles.bundle_filename(product.product_id, device.name), data

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from . import health
+
+FINDINGS_SHOWN = 20
+
+
+def certificate_health(request: HttpRequest) -> HttpResponse:
+    report = health.health_report(owner=request.user, limit=FINDINGS_SHOWN)
+    labels = dict(health.Kind.choices)
+    counts = [(labels[kind], count) for kind, count in report.counts.items()]
+    # Plain strings for the template, which then only prints them (as the device list does).
+    rows = [
+        {
+            "kind": labels[finding.kind],
+            "object": finding.object_label,
+            "url": finding.url,
+            "detail": finding.detail,
+            "since": f"{finding.since:%Y-%m-%d}",
+        }
+        for finding in report.findings
+    ]
+    return render(
+        request,
+        "certificates/certificate_health.html",
+        {"report": report, "counts": counts, "rows": rows, "window_days": health.EXPIRY_WINDOW_DAYS},
+    )
