@@ -62,6 +62,11 @@ NOT_A_CUSTOM_CA_PRODUCT = (
     "Only a product whose devices use one of your CA certificates can have a second CA; "
     "this product's device certificates are issued by {ca}."
 )
+# Why a renewed-away certificate was revoked, as the Audit Log says.
+SUPERSEDED_NEW_CONNECTED = "the device connected with its new certificate"
+SUPERSEDED_OVERLAP_ENDED = "the 7-day overlap ended"
+SUPERSEDED_BY_RENEWAL = "the device was renewed again"
+SUPERSEDED_WITH_SUCCESSOR = "its successor was revoked"
 SAME_CA = 'The CA "{name}" already issues this product\'s device certificates.'
 NO_SECOND_CA = "This product has no second CA."
 
@@ -137,7 +142,7 @@ def revoke_certificate(*, device: Device, reason: str) -> RevokedCertificate:
         # A certificate a renewal replaced must not outlive the revocation of its successor.
         previous = PreviousCertificate.objects.filter(device=locked).first()
         if previous is not None:
-            _supersede(previous, locked, now)
+            _supersede(previous, locked, now, SUPERSEDED_WITH_SUCCESSOR)
         audit.record_devices(
             audit.Action.CERTIFICATE_REVOKED,
             product,
@@ -150,9 +155,9 @@ def revoke_certificate(*, device: Device, reason: str) -> RevokedCertificate:
     return revocation
 
 
-def _supersede(previous: PreviousCertificate, device: Device, now: datetime) -> None:
+def _supersede(previous: PreviousCertificate, device: Device, now: datetime, why: str) -> None:
     """The renewed-away certificate stops working: revoked as superseded, forgotten as previous."""
-    RevokedCertificate.objects.get_or_create(
+    _, created = RevokedCertificate.objects.get_or_create(
         fingerprint=previous.fingerprint,
         defaults={
             "owner_id": device.product.owner_id,
@@ -166,6 +171,13 @@ def _supersede(previous: PreviousCertificate, device: Device, now: datetime) -> 
         },
     )
     previous.delete()
+    if created:
+        audit.record_devices(
+            audit.Action.CERTIFICATE_REVOKED,
+            device.product,
+            [device.name],
+            detail=f"Serial {previous.serial_hex}: Superseded ({why})",
+        )
 
 
 # Platform CRLs --------------------------------------------------------------------
@@ -329,7 +341,7 @@ def renew_certificate(*, device: Device, credentials: product_services.DeviceCre
         superseded = PreviousCertificate.objects.filter(device=locked).first()
         if superseded is not None:
             # Renewed again within the overlap: the oldest certificate goes now.
-            _supersede(superseded, locked, now)
+            _supersede(superseded, locked, now, SUPERSEDED_BY_RENEWAL)
         if not old_revoked:
             PreviousCertificate.objects.create(
                 device=locked,
@@ -455,7 +467,7 @@ def note_connection(*, device_pk: int, cert_pem: str | None, allowed: bool) -> N
                 return
         device = previous.device
         platform_issued = previous.ca_certificate_id is None
-        _supersede(previous, device, now)
+        _supersede(previous, device, now, SUPERSEDED_OVERLAP_ENDED if overdue else SUPERSEDED_NEW_CONNECTED)
         if overdue:
             revoke_access(client_ids=[device.client_id])
         if platform_issued:
@@ -476,7 +488,7 @@ def supersede_overdue(now: datetime | None = None) -> int:
         for previous in overdue:
             platform_issued |= previous.ca_certificate_id is None
             device = previous.device
-            _supersede(previous, device, now)
+            _supersede(previous, device, now, SUPERSEDED_OVERLAP_ENDED)
             revoke_access(client_ids=[device.client_id])
             count += 1
         if platform_issued:

@@ -84,6 +84,9 @@ def test_old_and_new_both_work_until_the_new_one_connects(signed_in_client, clie
     assert connect(client, device, new_pem)["result"] == "allow"
     # The connection being made is the new one: nothing is kicked.
     assert kicked_client_ids() == []
+    assert AuditEntry.objects.get(action=AuditEntry.Action.CERTIFICATE_REVOKED).detail == (
+        f"Serial {superseded.serial_hex}: Superseded ({services.SUPERSEDED_NEW_CONNECTED})"
+    )
     listed = crl.read_crl(bytes(PlatformCRL.objects.get(kind="device").der)).entries
     assert [(entry.serial_hex, entry.reason) for entry in listed] == [(superseded.serial_hex, "superseded")]
 
@@ -103,6 +106,9 @@ def test_after_seven_days_the_old_certificate_is_refused_and_revoked(signed_in_c
     assert not PreviousCertificate.objects.exists()
     # A connection still on the old certificate is cut.
     assert kicked_client_ids() == [device.client_id]
+    assert AuditEntry.objects.get(action=AuditEntry.Action.CERTIFICATE_REVOKED).detail.endswith(
+        f"Superseded ({services.SUPERSEDED_OVERLAP_ENDED})"
+    )
     assert connect(client, device, old_pem)["code"] == decisions.CERTIFICATE_REVOKED
 
 
