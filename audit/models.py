@@ -59,6 +59,7 @@ class AuditEntry(models.Model):
         PRODUCT_ALLOWED = "product_allowed", "Product enabled"
         SECOND_CA_ADDED = "second_ca_added", "Second CA added"
         SECOND_CA_REMOVED = "second_ca_removed", "Second CA removed"
+        PRODUCT_CA_SWAPPED = "product_ca_swapped", "Second CA made the product's CA"
         DEVICE_ADDED = "device_added", "Device added"
         DEVICE_ENABLED = "device_enabled", "Device enabled"
         DEVICE_DISABLED = "device_disabled", "Device disabled"
