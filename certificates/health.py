@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from broker import config as broker_config
+from lifecycle.models import RevokedCertificate
 from products.models import Device, Product
 
 from . import x509
@@ -41,6 +42,7 @@ class Kind(models.TextChoices):
     DEVICE_EXPIRING = "device_expiring", "Device certificate expiring"
     BROKER_EXPIRED = "broker_expired", "Broker server certificate expired"
     BROKER_EXPIRING = "broker_expiring", "Broker server certificate expiring"
+    REVOKED_ENABLED = "revoked_enabled", "Revoked certificate, device still enabled"
     WEAK_KEY = "weak_key", "Weak key"
     WEAK_SIGNATURE = "weak_signature", "SHA-1 or MD5 signature"
     OLD_PSK = "old_psk", "PSK older than a year"
@@ -191,6 +193,38 @@ def _device_findings(
     return findings, counts
 
 
+def _revoked_findings(owner: AbstractBaseUser | None, limit: int) -> tuple[list[Finding], int]:
+    """Enabled devices whose current certificate is revoked: cut off, yet still listed as Enabled."""
+    revoked = RevokedCertificate.objects.filter(
+        device__enabled=True, device__certificate_fingerprint=models.F("fingerprint")
+    )
+    if owner is not None:
+        revoked = revoked.filter(owner=owner)
+    count = revoked.count()
+    if not count or not limit:
+        return [], count
+    link = _DeviceLinks()
+    rows = revoked.order_by("-revoked_at").values(
+        "revoked_at",
+        "reason",
+        name=models.F("device__name"),
+        product__product_id=models.F("device__product__product_id"),
+        product__name=models.F("device__product__name"),
+        product__owner__username=models.F("owner__username"),
+    )[:limit]
+    reasons = dict(RevokedCertificate.Reason.choices)
+    findings = [
+        link.finding(
+            Kind.REVOKED_ENABLED,
+            row,
+            row["revoked_at"],
+            f"Revoked {_day(row['revoked_at'])} ({reasons.get(row['reason'], row['reason'])})",
+        )
+        for row in rows
+    ]
+    return findings, count
+
+
 def _ca_findings(owner: AbstractBaseUser | None, now: datetime, window: timedelta) -> list[Finding]:
     findings = []
     for ca in _cas(owner):
@@ -256,6 +290,8 @@ def health_report(
     now = now or timezone.now()
     window = timedelta(days=days)
     device_findings, counts = _device_findings(owner, now, window, limit)
+    revoked_findings, counts[Kind.REVOKED_ENABLED] = _revoked_findings(owner, limit)
+    device_findings += revoked_findings
     other = _ca_findings(owner, now, window) + _broker_findings(now, window)
     for kind in Kind:
         counts.setdefault(kind, 0)

@@ -11,6 +11,9 @@ from django.utils import timezone
 
 from certificates import health
 from certificates.models import CACertificate
+from lifecycle import services as lifecycle
+from lifecycle.models import RevokedCertificate
+from products import services
 from products.models import Device, Product
 from tests import pki
 from tests.api_support import links, visible_text
@@ -167,3 +170,16 @@ def test_the_page_reads_a_fixed_number_of_queries_whatever_the_findings(
         html = signed_in_client.get(URL).content.decode()
     assert len(findings(html)) == 20
     assert "The 20 newest of 30 are listed." in visible_text(html)
+
+
+def test_a_revoked_but_enabled_device_is_found_until_it_is_disabled(signed_in_client, user):
+    product = make_product(user, "platform")
+    device = make_device(product, "stolen")
+    lifecycle.revoke_certificate(device=device, reason=RevokedCertificate.Reason.KEY_COMPROMISE)
+    html = signed_in_client.get(URL).content.decode()
+    assert findings(html) == [("Revoked certificate, device still enabled", "platform / stolen")]
+    assert "(Key compromise)" in visible_text(html)
+    assert (f"/products/{product.product_id}/device/stolen/", "platform / stolen") in links(html)
+
+    services.set_devices_enabled(product=product, names=["stolen"], enabled=False)
+    assert findings(signed_in_client.get(URL).content.decode()) == []
