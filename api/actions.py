@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.db.models import QuerySet
 
 from audit import services as audit
@@ -34,6 +35,7 @@ from products import selectors as product_selectors
 from products import services as product_services
 from products.models import PLATFORM_CA_NAME, Device, Product
 
+from . import task_files
 from .params import ApiError, Param
 
 Params = dict[str, Any]
@@ -69,10 +71,7 @@ TASK_FILE = "cosfile"
 TASK_NOT_EXIST_CODE = "ResourceNotFound.CreateMultiDeviceTaskNotExist"
 TASK_NOT_FOUND = "There is no task {task_id} for this product."
 PAYLOAD_NOT_BASE64 = "Payload must be valid base64 when PayloadEncoding is base64."
-TASK_FILE_NOT_SUPPORTED = (
-    "ParametersType cosfile (a names file) is not offered here: use random with BatchCount, or upload "
-    "a CSV of names on the product's Batches page."
-)
+TASK_PARAMETER_REQUIRED = "The parameter {name} is required when ParametersType is {kind}."
 TASK_ROWS_FAILED = "{failed:,} of {total:,} devices could not be created; the batch's page gives each reason."
 
 
@@ -321,26 +320,47 @@ def set_products_forbidden_status(owner: User, params: Params) -> Response:
 # Devices ---------------------------------------------------------------------
 
 
-def _online(device: Device) -> int:
-    if device.activated_at is None:
-        return ONLINE_NOT_ACTIVATED
-    return ONLINE_ONLINE if device.online else ONLINE_OFFLINE
+# What DeviceInfo is made of: a list reads these columns alone, as plain rows.
+DEVICE_INFO_FIELDS = (
+    "name",
+    "enabled",
+    "activated_at",
+    "online",
+    "last_online_at",
+    "last_offline_at",
+    "client_ip",
+    "certificate_pem",
+    "psk",
+    "tags",
+    "created",
+    "key_origin",
+    "private_key_fetched",
+)
 
 
 def device_info(device: Device) -> Response:
+    return device_row_info({field: getattr(device, field) for field in DEVICE_INFO_FIELDS})
+
+
+def device_row_info(row: dict[str, Any]) -> Response:
+    if row["activated_at"] is None:
+        online = ONLINE_NOT_ACTIVATED
+    else:
+        online = ONLINE_ONLINE if row["online"] else ONLINE_OFFLINE
+    key_pending = row["key_origin"] == Device.KeyOrigin.GENERATED and not row["private_key_fetched"]
     return {
-        "DeviceName": device.name,
-        "Online": _online(device),
-        "LoginTime": _seconds(device.last_online_at),
-        "FirstOnlineTime": _seconds(device.activated_at),
-        "LastOfflineTime": _seconds(device.last_offline_at),
-        "ClientIP": device.client_ip,
-        "DeviceCert": device.certificate_pem,
-        "DevicePsk": device.psk,
-        "Tags": device.tags,
-        "CreateTime": _seconds(device.created),
-        "CertState": 1 if device.private_key_fetched or not device.has_generated_key else 0,
-        "EnableState": 1 if device.enabled else 0,
+        "DeviceName": row["name"],
+        "Online": online,
+        "LoginTime": _seconds(row["last_online_at"]),
+        "FirstOnlineTime": _seconds(row["activated_at"]),
+        "LastOfflineTime": _seconds(row["last_offline_at"]),
+        "ClientIP": row["client_ip"],
+        "DeviceCert": row["certificate_pem"],
+        "DevicePsk": row["psk"],
+        "Tags": row["tags"],
+        "CreateTime": _seconds(row["created"]),
+        "CertState": 0 if key_pending else 1,
+        "EnableState": 1 if row["enabled"] else 0,
     }
 
 
@@ -396,8 +416,9 @@ def describe_device(owner: User, params: Params) -> Response:
 )
 def describe_devices(owner: User, params: Params) -> Response:
     product = _owned_product(owner, params["ProductId"])
-    # The generated private key is never part of a list: not read, not decrypted.
-    devices = product_selectors.devices_oldest_first(product).defer("private_key_pem")
+    # Plain rows of the columns DeviceInfo shows: a page of 100 built as models, with
+    # every date column converted, cost more than the rest of the request.
+    devices = product_selectors.devices_oldest_first(product)
     filtered = False
     if params.get("DeviceName"):
         devices, filtered = devices.filter(name__icontains=params["DeviceName"]), True
@@ -406,7 +427,7 @@ def describe_devices(owner: User, params: Params) -> Response:
     if params.get("FirmwareVersion"):
         # No device reports its firmware to this console: the filter cannot be honoured.
         raise ApiError(UNSUPPORTED_OPERATION_CODE, FIRMWARE_FILTER_UNSUPPORTED)
-    listed = [device_info(device) for device in devices[_page(params)]]
+    listed = [device_row_info(row) for row in devices.values(*DEVICE_INFO_FIELDS)[_page(params)]]
     shown = [info["DeviceName"] for info in listed if info["DevicePsk"]]
     if shown:
         # One entry per call, not per device: a script polling the list would flood the log.
@@ -520,22 +541,54 @@ def task_info(batch: DeviceBatch) -> Response:
     ProductId=Param("str", True),
     ParametersType=Param("str", True, choices=(TASK_RANDOM, TASK_FILE)),
     FileName=Param("str"),
-    FileSize=Param("int"),
+    FileSize=Param("int", minimum=0, maximum=2**31 - 1),
     BatchCount=Param("int", minimum=1, maximum=batch_inputs.MAX_DEVICES),
     Hash=Param("str"),
 )
 def create_multi_devices_task(owner: User, params: Params) -> Response:
     product = _owned_product(owner, params["ProductId"])
-    if params["ParametersType"] == TASK_FILE:
-        raise ApiError(INVALID_VALUE_CODE, TASK_FILE_NOT_SUPPORTED)
-    if "BatchCount" not in params:
-        raise ApiError(
-            "MissingParameter", "The parameter BatchCount is required when ParametersType is random."
+    kind = params["ParametersType"]
+    needed = ("FileName", "FileSize", "Hash") if kind == TASK_FILE else ("BatchCount",)
+    for name in needed:
+        if name not in params:
+            raise ApiError("MissingParameter", TASK_PARAMETER_REQUIRED.format(name=name, kind=kind))
+    if kind == TASK_RANDOM:
+        # The console's Auto-generate: the same names and the same batch, run by the worker.
+        names = batch_inputs.generated_names(params["BatchCount"])
+        batch = batch_services.start_batch(
+            owner=owner, product=product, kind=DeviceBatch.Kind.AUTO, names=names
         )
-    # The console's Auto-generate: the same names and the same batch, run by the worker.
-    names = batch_inputs.generated_names(params["BatchCount"])
-    batch = batch_services.start_batch(owner=owner, product=product, kind=DeviceBatch.Kind.AUTO, names=names)
+        return {"Id": batch.pk}
+    # The console's CSV upload, from the file put to CreateTaskFileUrl's address; the
+    # file is used up only if the batch starts.
+    with transaction.atomic():
+        data = task_files.take_task_file(
+            owner=owner, product=product, name=params["FileName"], size=params["FileSize"], md5=params["Hash"]
+        )
+        try:
+            names = batch_inputs.read_device_names(data)
+        except batch_inputs.InputError as error:
+            raise ApiError(INVALID_VALUE_CODE, error.message) from None
+        batch = batch_services.start_batch(
+            owner=owner,
+            product=product,
+            kind=DeviceBatch.Kind.NAMES,
+            names=names,
+            source_name=params["FileName"],
+        )
     return {"Id": batch.pk}
+
+
+@action("CreateTaskFileUrl", ProductId=Param("str", True))
+def create_task_file_url(owner: User, params: Params) -> Response:
+    task_file = task_files.create_task_file(owner=owner, product=_owned_product(owner, params["ProductId"]))
+    return {"Url": task_files.upload_url(task_file), "FileName": task_file.name}
+
+
+@action("GetUserResourceInfo")
+def get_user_resource_info(owner: User, params: Params) -> Response:
+    # The account's resource files are its names files waiting for a task.
+    return {"UsedSize": task_files.storage_used(owner), "Limit": task_files.STORAGE_LIMIT_BYTES}
 
 
 def _owned_batches(owner: User, product: Product) -> QuerySet[DeviceBatch]:

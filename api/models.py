@@ -74,3 +74,26 @@ class RequestCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key_id} {self.action} @{self.window}: {self.count}"
+
+
+def new_task_file_name() -> str:
+    return f"{secrets.token_hex(16)}.csv"
+
+
+class TaskFile(models.Model):
+    """A CSV of device names for CreateMultiDevicesTask, put to the URL CreateTaskFileUrl gave.
+
+    The random name is the upload's only credential, as in a presigned URL: it takes
+    one upload, within an hour. The file is deleted once a task has read it.
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey("products.Product", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=64, unique=True, default=new_task_file_name)
+    data = models.BinaryField(blank=True, default=b"")
+    size = models.PositiveIntegerField(default=0)
+    uploaded_at = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name

@@ -20,13 +20,13 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from audit import services as audit
 from audit.context import Actor, acting_as, client_ip
-from iothub_console.errors import ServiceError
+from iothub_console.errors import NotFound, ServiceError
 
-from . import limits, tc3
+from . import limits, task_files, tc3
 from .actions import ACTIONS
 from .middleware import SIGNED_HOST_KEY
 from .models import APIKey
@@ -233,3 +233,29 @@ def key_delete(request: HttpRequest, pk: int) -> HttpResponse:
         key.delete()
     messages.success(request, f"API key {key.secret_id} was deleted.")
     return redirect("api:key_list")
+
+
+# The upload address CreateTaskFileUrl hands out ------------------------------------------
+
+
+@csrf_exempt
+@login_not_required
+@require_http_methods(["PUT"])
+def task_file_upload(request: HttpRequest, name: str) -> HttpResponse:
+    """A names file PUT as to a presigned URL: the random name in the address authorises it."""
+    try:
+        data = request.body
+    except RequestDataTooBig:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return _text(f"The file is larger than {limit:,} bytes.", status=413)
+    try:
+        task_files.receive_upload(name=name, data=data)
+    except NotFound as error:
+        return _text(error.message, status=404)
+    except ServiceError as error:
+        return _text(error.message, status=409)
+    return _text("Uploaded.", status=200)
+
+
+def _text(message: str, status: int) -> HttpResponse:
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")

@@ -18,7 +18,7 @@ from pathlib import Path
 from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
 
-from . import certificate_upload, device_list, environment, issuance, serving
+from . import api, certificate_upload, device_list, environment, issuance, serving
 from .fixtures import make_owner
 from .memory import MemoryResult
 from .report import heading, milliseconds, rate, target_line, times
@@ -49,6 +49,8 @@ def run(scale: Scale, start: environment.Snapshot, database: Path, memory_result
     upload_lines = _certificate_upload(owner, scale, verdicts)
     _progress(start, f"2. device list ({scale.list_devices:,} devices to insert first)")
     list_lines = _device_list(owner, scale, verdicts)
+    _progress(start, f"8. API reads ({scale.list_devices:,} devices to insert first)")
+    api_lines = _api(owner, scale, verdicts)
     memory_lines = _memory(memory_result, verdicts)
     _progress(start, "5. serving the Devices tab with wrk: gunicorn against runserver")
     serving_lines = _serving(owner, scale)
@@ -81,6 +83,7 @@ def run(scale: Scale, start: environment.Snapshot, database: Path, memory_result
             + memory_lines
             + serving_lines
             + broker_lines
+            + api_lines
             + summary
         )
     )
@@ -172,6 +175,46 @@ def _device_list(owner: AbstractBaseUser, scale: Scale, verdicts: list[bool]) ->
     lines.append(
         target_line(
             f"queries per page, {scale.list_small:,} vs {scale.list_devices:,}", counts, "constant", constant
+        )
+    )
+    return lines
+
+
+def _api(owner: AbstractBaseUser, scale: Scale, verdicts: list[bool]) -> list[str]:
+    lines = heading("8. Tencent Cloud API reads: server CPU time per request, each request freshly signed")
+    products = {}
+    for count in (scale.list_small, scale.list_devices):
+        products[count] = device_list.make_product_with_devices(owner, f"api-{count}", count)
+    results = api.measure(owner, products, scale.list_requests * 4)
+    small, large = results[scale.list_small], results[scale.list_devices]
+    lines.append(
+        f"  {'call':<36} {f'at {scale.list_small:,} devices':<16} {f'at {scale.list_devices:,} devices':<34} queries"
+    )
+    rows = [("signed no-op action", small.no_op, large.no_op)]
+    rows += [(label, small.calls[label], large.calls[label]) for label in api.CALLS]
+    for label, at_small, at_large in rows:
+        lines.append(
+            f"  {label:<36} {at_small.server_time.median * 1000:7.2f} ms      "
+            f"{milliseconds(at_large.server_time):<34} {at_small.queries} → {at_large.queries}"
+        )
+        lines.append(
+            f"      {at_large.requests_per_second:,.0f} requests per CPU-second at {scale.list_devices:,} devices"
+        )
+    for label in api.TARGETED:
+        ratio = large.ratio(label)
+        verdicts.append(ratio <= 2)
+        lines.append(
+            target_line(f"{label} / no-op at {scale.list_devices:,}", times(ratio), "≤ 2.00×", ratio <= 2)
+        )
+    lines.append(
+        f"  {api.CALLS[2] + ' / no-op':<46} {times(large.ratio(api.CALLS[2])):>14}   (no target: Offset is a scan)"
+    )
+    constant = all(small.calls[label].queries == large.calls[label].queries for label in api.CALLS)
+    verdicts.append(constant)
+    counts = ", ".join(str(large.calls[label].queries) for label in api.CALLS)
+    lines.append(
+        target_line(
+            f"queries per call, {scale.list_small:,} vs {scale.list_devices:,}", counts, "constant", constant
         )
     )
     return lines

@@ -122,16 +122,6 @@ def test_batch_count_must_be_between_one_and_ten_thousand(api, key_product):
     assert not DeviceBatch.objects.exists()
 
 
-def test_a_names_file_task_is_refused_with_the_way_to_do_it(api, key_product):
-    assert_refused(
-        lambda: create_task(api, key_product, ParametersType="cosfile", FileName="names.csv"),
-        "InvalidParameterValue",
-        "ParametersType cosfile (a names file) is not offered here: use random with BatchCount, or upload "
-        "a CSV of names on the product's Batches page.",
-    )
-    assert not DeviceBatch.objects.exists()
-
-
 def test_a_custom_ca_product_refuses_a_random_task_as_the_console_does(api, user):
     ca = register_ca(user, pki.make_ca("Device CA"), "device_ca")
     product = services.create_product(
