@@ -73,8 +73,8 @@ def secret_from_env_or_file(
         return path.read_text().strip()
     except FileNotFoundError:
         pass
-    value = generate()
-    value = value.decode("ascii") if isinstance(value, bytes) else value
+    generated = generate()
+    value = generated.decode("ascii") if isinstance(generated, bytes) else generated
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process made it a moment ago
@@ -267,16 +267,12 @@ CONTENT_SECURITY_POLICY = {
 # Background tasks (Django's Tasks API through the django-tasks backport). The
 # database backend needs nothing else; `manage.py db_worker` runs its tasks. For
 # several machines: IOTHUB_TASKS_BACKEND=django_tasks_rq.RQBackend (see README).
-TASKS = {
-    "default": {
-        "BACKEND": os.environ.get("IOTHUB_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
-        "QUEUES": ["default"],
-    }
-}
+TASKS_BACKEND = os.environ.get("IOTHUB_TASKS_BACKEND", "django_tasks_db.DatabaseBackend")
+TASKS = {"default": {"BACKEND": TASKS_BACKEND, "QUEUES": ["default"]}}
 # After batches, whose db_worker and rqworker commands (the same, resuming batches
 # whose worker died) take the place of the backends' own.
 INSTALLED_APPS += ["django_tasks_db"]
-if TASKS["default"]["BACKEND"].startswith("django_tasks_rq."):
+if TASKS_BACKEND.startswith("django_tasks_rq."):
     # Redis through RQ (in requirements.txt; workers: `manage.py rqworker --job-class
     # django_tasks_rq.Job default`; make test runs the batch tests this way too).
     INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
