@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any, cast
 
 from django import forms
 from django.utils.html import format_html_join
@@ -36,8 +37,9 @@ class AuditFilterForm(forms.Form):
     since = forms.DateField(label="From (UTC)", required=False, widget=DateInput(DATE_ATTRS))
     until = forms.DateField(label="To (UTC)", required=False, widget=DateInput(DATE_ATTRS))
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         since, until = data.get("since"), data.get("until")
         if since and until and since > until:
             self.add_error("until", DATES_REVERSED)
@@ -67,11 +69,10 @@ class AuditFilterForm(forms.Form):
 def _options(name: str, chosen: str) -> SafeString:
     # The form's widgets render each option through a template, which cost the Audit
     # Log page as much as its twenty rows; the choices never change, so once is enough.
+    field = cast(forms.ChoiceField, AuditFilterForm.base_fields[name])
+    choices = cast(list[tuple[str, str]], field.choices)  # a list, as the class body sets it
     return format_html_join(
         "",
         '<option value="{}"{}>{}</option>',
-        (
-            (value, mark_safe(" selected") if value == chosen else "", label)
-            for value, label in AuditFilterForm.base_fields[name].choices
-        ),
+        ((value, mark_safe(" selected") if value == chosen else "", label) for value, label in choices),
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import quote
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.http import RFC3986_SUBDELIMS
@@ -59,7 +59,7 @@ def _start_of(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def entries_for(account: AbstractBaseUser, filters: EntryFilter) -> QuerySet[AuditEntry]:
+def entries_for(account: User, filters: EntryFilter) -> QuerySet[AuditEntry]:
     """The account's entries that pass `filters`, newest first (each filter is on an index)."""
     entries = AuditEntry.objects.filter(account=account)
     if filters.object_type:
@@ -94,7 +94,7 @@ def _key(value: str | None) -> int | None:
 
 def entry_page(
     *,
-    account: AbstractBaseUser,
+    account: User,
     filters: EntryFilter,
     size: int,
     older_than: str | None = None,
@@ -120,7 +120,7 @@ def entry_page(
     )
 
 
-_OBJECT_PAGES = {
+_OBJECT_PAGES: dict[str, tuple[str, int]] = {
     AuditEntry.ObjectType.CA_CERTIFICATE: ("certificates:ca_detail", 1),
     AuditEntry.ObjectType.PRODUCT: ("products:product_detail", 1),
     AuditEntry.ObjectType.DEVICE: ("products:device_detail", 2),  # object id "<ProductId>/<name>"
@@ -169,7 +169,7 @@ class ObjectLinks:
         return url
 
 
-def csv_rows(account: AbstractBaseUser, filters: EntryFilter) -> Iterator[tuple]:
+def csv_rows(account: User, filters: EntryFilter) -> Iterator[tuple]:
     """Every matching entry as a CSV row, read in chunks (an export of a million stays small)."""
     sources = dict(AuditEntry.Source.choices)
     types = dict(AuditEntry.ObjectType.choices)

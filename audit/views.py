@@ -3,10 +3,11 @@ from __future__ import annotations
 import io
 from datetime import UTC
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from iothub_console.auth import AuthenticatedHttpRequest
 from iothub_console.spreadsheet import SpreadsheetWriter
 
 from . import selectors
@@ -16,7 +17,7 @@ from .models import AuditEntry
 ENTRIES_PER_PAGE = 20
 
 
-def entry_list(request: HttpRequest) -> HttpResponse:
+def entry_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
     page = selectors.entry_page(
         account=request.user,
@@ -63,7 +64,7 @@ def _row(entry: dict, links: selectors.ObjectLinks) -> dict:
     }
 
 
-def entry_export(request: HttpRequest) -> StreamingHttpResponse:
+def entry_export(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
     form = AuditFilterForm(request.GET or None)
     rows = selectors.csv_rows(request.user, form.filters())
     filename = f"audit-log-{timezone.now():%Y%m%d-%H%M%S}.csv"

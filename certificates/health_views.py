@@ -1,14 +1,16 @@
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
+
+from iothub_console.auth import AuthenticatedHttpRequest
 
 from . import health
 
 FINDINGS_SHOWN = 20
 
 
-def certificate_health(request: HttpRequest) -> HttpResponse:
+def certificate_health(request: AuthenticatedHttpRequest) -> HttpResponse:
     report = health.health_report(owner=request.user, limit=FINDINGS_SHOWN)
     labels = dict(health.Kind.choices)
     counts = [(labels[kind], count) for kind, count in report.counts.items()]

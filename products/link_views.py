@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from broker import publishing
+from iothub_console.auth import AuthenticatedHttpRequest
 from iothub_console.errors import ServiceError
 
 from . import bundles, link_status
@@ -22,14 +23,14 @@ MESSAGE_PUBLISHED = 'Message published to "{topic}" (QoS {qos}).'
 
 
 @require_safe
-def device_status(request: HttpRequest, product_id: str, name: str) -> JsonResponse:
+def device_status(request: AuthenticatedHttpRequest, product_id: str, name: str) -> JsonResponse:
     """The device page polls this to show connects and disconnects without a reload."""
     response = JsonResponse(link_status.status_fields(get_device(request, product_id, name)))
     response["Cache-Control"] = "no-store"
     return response
 
 
-def device_credentials(request: HttpRequest, product_id: str, name: str) -> HttpResponse:
+def device_credentials(request: AuthenticatedHttpRequest, product_id: str, name: str) -> HttpResponse:
     device = get_device(request, product_id, name)
     if device.product.uses_certificates:
         messages.error(request, CREDENTIALS_FOR_KEY_DEVICES)
@@ -60,7 +61,7 @@ def device_credentials(request: HttpRequest, product_id: str, name: str) -> Http
 
 
 @require_POST
-def device_publish(request: HttpRequest, product_id: str, name: str) -> HttpResponse:
+def device_publish(request: AuthenticatedHttpRequest, product_id: str, name: str) -> HttpResponse:
     device = get_device(request, product_id, name)
     form = PublishMessageForm(request.POST, topic_prefix=publishing.topic_prefix(device))
     if not form.is_valid():
