@@ -83,7 +83,9 @@ def authenticate(request: HttpRequest) -> JsonResponse:
     decision = decisions.decide(attempt, found.record if found else None, now)
     if found is not None and found.renewing:
         # The first connection with the renewed certificate retires the old one.
-        lifecycle.note_connection(device_pk=found.device_pk, cert_pem=attempt.cert_pem, allowed=decision.allowed)
+        lifecycle.note_connection(
+            device_pk=found.device_pk, cert_pem=attempt.cert_pem, allowed=decision.allowed
+        )
     if not decision.allowed:
         if found is not None:
             status.record_refusal(found.device_pk, decision.reason, now)
