@@ -536,6 +536,33 @@ def remove_second_ca(*, product: Product) -> None:
         revoke_access(product_ids=[product.product_id])
 
 
+def promote_second_ca(*, product: Product) -> CACertificate:
+    """The second CA becomes the product's CA and the old one its second CA: the rollover's last step.
+
+    Devices of both keep connecting; removing the second CA afterwards retires the old one.
+    """
+    with transaction.atomic():
+        lock_account(product.owner)
+        second = (
+            SecondCA.objects.select_for_update()
+            .select_related("ca_certificate")
+            .filter(product=product)
+            .first()
+        )
+        if second is None:
+            raise ServiceError(SECOND_CA_CODE, NO_SECOND_CA, SECOND_CA_FIELD)
+        old, new = product.ca_certificate, second.ca_certificate
+        assert old is not None  # set_second_ca gives second CAs only to products with their own CA
+        product.ca_certificate = new
+        product.save(update_fields=["ca_certificate", "last_updated"])
+        second.ca_certificate = old
+        second.save(update_fields=["ca_certificate", "last_updated"])
+        audit.record_product(
+            audit.Action.PRODUCT_CA_SWAPPED, product, detail=f"CA: {new.name}; second CA: {old.name}"
+        )
+    return new
+
+
 def second_ca(product: Product) -> CACertificate | None:
     second = SecondCA.objects.filter(product=product).select_related("ca_certificate").first()
     return second.ca_certificate if second else None

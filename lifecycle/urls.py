@@ -12,6 +12,11 @@ urlpatterns = [
     path("products/<str:product_id>/crl/", views.product_crl_download, name="product_crl"),
     path("products/<str:product_id>/second-ca/", views.product_second_ca, name="product_second_ca"),
     path(
+        "products/<str:product_id>/second-ca/promote/",
+        views.product_second_ca_promote,
+        name="product_second_ca_promote",
+    ),
+    path(
         "products/<str:product_id>/second-ca/remove/",
         views.product_second_ca_remove,
         name="product_second_ca_remove",

@@ -149,6 +149,22 @@ def product_second_ca(request: AuthenticatedHttpRequest, product_id: str) -> Htt
 
 
 @require_POST
+def product_second_ca_promote(request: AuthenticatedHttpRequest, product_id: str) -> HttpResponse:
+    product = get_product(request, product_id)
+    try:
+        ca = services.promote_second_ca(product=product)
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            f'"{ca.name}" now issues the device certificates of "{product.name}"; '
+            "the CA it replaces stays trusted as the second CA until you remove it.",
+        )
+    return redirect(product)
+
+
+@require_POST
 def product_second_ca_remove(request: AuthenticatedHttpRequest, product_id: str) -> HttpResponse:
     product = get_product(request, product_id)
     try:

@@ -152,6 +152,8 @@ def test_another_accounts_product_is_404_and_its_ca_unknown(client, user, other_
     assert_message(nobodys_answer, "Select a valid choice. no_such_ca is not one of the available choices.")
     assert add_second_ca(client, theirs.product, "device_root_ca").status_code == 404
     assert remove_second_ca(client, theirs.product).status_code == 404
+    promote = reverse("lifecycle:product_second_ca_promote", args=[theirs.product.product_id])
+    assert client.post(promote).status_code == 404
     assert not SecondCA.objects.exists()
 
 
@@ -164,3 +166,52 @@ def test_product_settings_offer_the_account_cas_but_the_products_own(signed_in_c
     assert "Add Second CA" in page
     assert '<option value="new_root">new_root</option>' in page
     assert '<option value="device_root_ca">' not in page
+
+
+def test_making_the_second_ca_primary_finishes_the_move(signed_in_client, client, user, new_ca):
+    device, old_leaf = custom_ca_device(user)
+    product = device.product
+    old_ca_certificate = product.ca_certificate
+    new_ca_certificate = register_ca(user, new_ca, "new_root")
+    add_second_ca(signed_in_client, product, "new_root")
+    new_leaf = device_leaf(product, device.name, new_ca, key=pki.rsa_key(2048, slot=4))
+    signed_in_client.post(
+        lifecycle_url(device, "renew"), {"device_certificate": upload("new.crt", new_leaf.pem)}
+    )
+
+    response = signed_in_client.post(
+        reverse("lifecycle:product_second_ca_promote", args=[product.product_id]), follow=True
+    )
+
+    assert_message(
+        response,
+        f'"new_root" now issues the device certificates of "{product.name}"; '
+        "the CA it replaces stays trusted as the second CA until you remove it.",
+        "success",
+    )
+    product.refresh_from_db()
+    assert product.ca_certificate == new_ca_certificate
+    assert SecondCA.objects.get(product=product).ca_certificate == old_ca_certificate
+    assert connect(client, device, new_leaf.pem)["result"] == "allow"
+    assert kicked_products() == []
+    # A new device now needs a certificate of the new CA.
+    newcomer = device_leaf(product, "sensor_03", new_ca, key=pki.rsa_key(2048, slot=5))
+    assert make_device(product, "sensor_03", certificate_data=newcomer.pem).certificate_pem
+
+    remove_second_ca(signed_in_client, product)
+
+    assert connect(client, device, new_leaf.pem)["result"] == "allow"
+    assert connect(client, device, old_leaf.pem)["result"] == "deny"
+    assert AuditEntry.objects.filter(action=AuditEntry.Action.PRODUCT_CA_SWAPPED).count() == 1
+
+
+def test_there_is_nothing_to_make_primary_without_a_second_ca(signed_in_client, user):
+    device, _ = custom_ca_device(user)
+
+    response = signed_in_client.post(
+        reverse("lifecycle:product_second_ca_promote", args=[device.product.product_id]), follow=True
+    )
+
+    assert_message(response, services.NO_SECOND_CA)
+    device.product.refresh_from_db()
+    assert device.product.ca_certificate.name == "device_root_ca"
