@@ -15,7 +15,8 @@
  * <console>/broker/v1/commands for the clients to kick (revoked devices, forbidden
  * products) and the messages to publish. It caches no decision: a client the console
  * cannot be asked about (unreachable, timeout, an error) is refused; clients already
- * connected stay connected.
+ * connected stay connected. Nobody is let in before the plugin knows the newest command
+ * id, so that no revocation issued after a client was allowed can be skipped.
  *
  * Threads: Mosquitto calls every callback on its single main thread. Authentication is
  * the one blocking request made there (a keep-alive connection with short timeouts). A
@@ -109,6 +110,10 @@ struct plugin_state {
 	pthread_mutex_t lock; /* guards everything below */
 	pthread_cond_t wake;
 	bool stopping;
+	/* The newest command id when the plugin started listening for commands; until it is
+	 * known, no client is let in (a revocation issued before it would be missed). */
+	long long start_cursor;
+	bool commands_ready;
 	cJSON *pending_events;
 	struct action *actions_head;
 	struct action *actions_tail;
@@ -497,6 +502,14 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	(void)userdata;
 	struct mosquitto_evt_basic_auth *data = event_data;
 	const char *client_id = mosquitto_client_id(data->client);
+	pthread_mutex_lock(&state->lock);
+	bool ready = state->commands_ready;
+	pthread_mutex_unlock(&state->lock);
+	if (!ready) {
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub_auth: refused %s: no commands from the console yet",
+				client_id != NULL ? client_id : "(no client id)");
+		return MOSQ_ERR_UNKNOWN;
+	}
 	char *pem = certificate_pem(data->client);
 
 	cJSON *body = cJSON_CreateObject();
@@ -751,7 +764,7 @@ static void queue_publishes(const cJSON *list)
 }
 
 /* Returns the new cursor; `cursor` < 0 asks for the newest one (start-up). */
-static long long poll_commands(CURL *curl, long long cursor)
+static long long poll_commands(CURL *curl, long long cursor, bool main_thread)
 {
 	char *escaped = curl_easy_escape(curl, state->broker_id, 0);
 	if (escaped == NULL) {
@@ -769,7 +782,7 @@ static long long poll_commands(CURL *curl, long long cursor)
 		snprintf(url, length, "%s/broker/v1/commands?broker=%s&after=%lld", state->console_url, escaped, cursor);
 	}
 	curl_free(escaped);
-	cJSON *answer = request_json(curl, url, NULL, false);
+	cJSON *answer = request_json(curl, url, NULL, main_thread);
 	free(url);
 	if (answer == NULL) {
 		return cursor;
@@ -831,7 +844,9 @@ static void *background(void *argument)
 	(void)argument;
 	CURL *curl = new_curl();
 	char *events_url = endpoint("/broker/v1/events");
-	long long cursor = -1;
+	pthread_mutex_lock(&state->lock);
+	long long cursor = state->start_cursor;
+	pthread_mutex_unlock(&state->lock);
 	if (curl == NULL || events_url == NULL) {
 		fprintf(stderr, "iothub_auth: cannot start the console link (out of memory)\n");
 		curl_easy_cleanup(curl);
@@ -842,7 +857,13 @@ static void *background(void *argument)
 	while (!state->stopping) {
 		pthread_mutex_unlock(&state->lock);
 		send_events(curl, events_url);
-		cursor = poll_commands(curl, cursor);
+		bool was_ready = cursor >= 0;
+		cursor = poll_commands(curl, cursor, false);
+		if (!was_ready && cursor >= 0) {
+			pthread_mutex_lock(&state->lock);
+			state->commands_ready = true;
+			pthread_mutex_unlock(&state->lock);
+		}
 
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
@@ -1012,6 +1033,10 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 		return MOSQ_ERR_NOMEM;
 	}
 
+	/* Asked here, before the first client can connect; if the console is not there yet,
+	 * the background thread keeps asking and clients are refused meanwhile. */
+	state->start_cursor = poll_commands(state->auth_curl, -1, true);
+	state->commands_ready = state->start_cursor >= 0;
 	/* Devices the console still shows online on this broker lost their connection. */
 	cJSON_AddItemToArray(state->pending_events, new_event("broker.started", NULL));
 	if (pthread_create(&state->thread, NULL, background, NULL) != 0) {
