@@ -7,7 +7,9 @@
 4. the peak memory of a 10,000-device EC batch, in a child process;
 5. pages/s of the Devices tab by wrk, served by gunicorn (`make run`) against runserver;
 6. the device link service: connects/s through the broker plugin against no plugin, Disable to
-   disconnect at 100,000 devices, broker CPU and memory at 1,000 and 100,000 devices.
+   disconnect at 100,000 devices, broker CPU and memory at 1,000 and 100,000 devices;
+8. Tencent Cloud API reads (DescribeDevices, DescribeProduct) at 1,000 and 100,000 devices
+   against a signed no-op action, by the server's CPU time per request.
 """
 
 from __future__ import annotations
