@@ -229,9 +229,9 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 # Uploads stay in memory, never in the temporary directory, so an upload cut off
 # half-way (or a killed server) leaves no file behind. The largest legitimate
 # upload is a batch's certificate ZIP (64 MiB, refused above that by its form with
-# a message); a request bigger than that and its other fields carries no file at
-# all, so memory per request stays bounded.
-FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
+# a message); a request bigger than that and its other fields is refused whole,
+# unread, with a page that says why, so memory per request stays bounded.
+FILE_UPLOAD_HANDLERS = ["iothub_console.uploads.MemoryOnlyUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 65 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 

@@ -10,10 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.core.files.uploadedfile import InMemoryUploadedFile
+from django.core.files.uploadedfile import InMemoryUploadedFile, SimpleUploadedFile
 from django.core.handlers.wsgi import WSGIRequest
 from django.db import connection
 from django.http import UnreadablePostError
+
+from certificates.models import CACertificate
 
 ROOT = Path(__file__).resolve().parents[2]
 BOUNDARY = "----console-test-boundary"
@@ -74,9 +76,29 @@ def temporary_directory(tmp_path, settings, monkeypatch):
 
 
 def test_uploads_are_handled_in_memory_only(settings):
-    assert settings.FILE_UPLOAD_HANDLERS == ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
+    assert settings.FILE_UPLOAD_HANDLERS == ["iothub_console.uploads.MemoryOnlyUploadHandler"]
     # The largest legitimate upload, a 64 MiB certificate ZIP, still fits.
     assert settings.FILE_UPLOAD_MAX_MEMORY_SIZE > 64 * 1024 * 1024
+
+
+@pytest.mark.django_db
+def test_a_request_too_big_to_hold_is_refused_whole_with_a_page_saying_why(
+    signed_in_client, user, settings, temporary_directory
+):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 100_000
+    oversized = SimpleUploadedFile("ca.pem", b"-" * 200_000, content_type="application/x-pem-file")
+
+    response = signed_in_client.post(
+        "/certificates/add/",
+        {"name": "too_big", "ca_certificate": oversized, "verification_certificate": oversized},
+    )
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "This request was refused" in page
+    assert "a batch's certificate ZIP at most 64 MiB" in page
+    assert not CACertificate.objects.filter(owner=user).exists()
+    assert os.listdir(temporary_directory) == []
 
 
 def test_an_interrupted_upload_leaves_no_temporary_file(temporary_directory):
