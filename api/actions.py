@@ -29,6 +29,7 @@ from certificates import services as certificate_services
 from certificates import x509
 from certificates.models import CACertificate
 from iothub_console.errors import NotFound
+from iothub_console.validators import INVALID_VALUE_CODE
 from lifecycle import services as lifecycle_services
 from products import platform
 from products import selectors as product_selectors
@@ -44,7 +45,8 @@ Handler = Callable[[User, Params], Response]
 
 PAGE_LIMIT = Param("int", required=True, minimum=10, maximum=250)
 OFFSET = Param("int", required=True, minimum=0, maximum=2**31 - 1)
-INVALID_VALUE_CODE = "InvalidParameterValue"
+# DescribePrivateCABindedProducts and DescribeProductTasks take pages from a single item.
+SHORT_PAGE_LIMIT = Param("int", required=True, minimum=1, maximum=250)
 
 UNSUPPORTED_OPERATION_CODE = "UnsupportedOperation"
 FIRMWARE_FILTER_UNSUPPORTED = (
@@ -200,7 +202,7 @@ def describe_private_cas(owner: User, params: Params) -> Response:
     "DescribePrivateCABindedProducts",
     CertName=Param("str", True),
     Offset=OFFSET,
-    Limit=Param("int", required=True, minimum=1, maximum=250),
+    Limit=SHORT_PAGE_LIMIT,
 )
 def describe_private_ca_binded_products(owner: User, params: Params) -> Response:
     products = certificate_selectors.bound_products(_owned_ca(owner, params["CertName"]))[_page(params)]
@@ -595,7 +597,11 @@ def _owned_batches(owner: User, product: Product) -> QuerySet[DeviceBatch]:
     return DeviceBatch.objects.filter(owner=owner, product=product)
 
 
-@action("DescribeProductTask", ProductId=Param("str", True), TaskId=Param("int", True, 1, 2**63 - 1))
+@action(
+    "DescribeProductTask",
+    ProductId=Param("str", True),
+    TaskId=Param("int", required=True, minimum=1, maximum=2**63 - 1),
+)
 def describe_product_task(owner: User, params: Params) -> Response:
     product = _owned_product(owner, params["ProductId"])
     batch = _owned_batches(owner, product).filter(pk=params["TaskId"]).first()
@@ -604,7 +610,7 @@ def describe_product_task(owner: User, params: Params) -> Response:
     return {"TaskInfo": task_info(batch)}
 
 
-@action("DescribeProductTasks", ProductId=Param("str", True), Offset=OFFSET, Limit=Param("int", True, 1, 250))
+@action("DescribeProductTasks", ProductId=Param("str", True), Offset=OFFSET, Limit=SHORT_PAGE_LIMIT)
 def describe_product_tasks(owner: User, params: Params) -> Response:
     batches = _owned_batches(owner, _owned_product(owner, params["ProductId"])).order_by("-id")
     return {
