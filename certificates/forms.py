@@ -1,38 +1,28 @@
 from __future__ import annotations
 
-from pathlib import PurePath
+from typing import Any
 
 from django import forms
-from django.core.files.uploadedfile import UploadedFile
 
-from iothub_console.forms import RuleField
+from iothub_console.forms import RuleField, UploadField
 
 from . import validators, x509
 
-ALLOWED_EXTENSIONS = {".cer", ".crt", ".pem"}
+CERTIFICATE_EXTENSIONS = (".cer", ".crt", ".pem")
 WRONG_EXTENSION = 'Only .cer, .crt and .pem files are accepted; "{filename}" is not one of them.'
 
 
-class CertificateFileField(forms.FileField):
-    """An uploaded certificate file: right extension, not empty, at most 64 KiB.
+class CertificateFileField(UploadField):
+    """An uploaded certificate file: right extension, not empty, at most 64 KiB."""
 
-    Its cleaned value is the file's bytes; what they hold is checked by the service.
-    """
-
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("error_messages", {"empty": x509.EMPTY_FILE})
-        kwargs.setdefault("widget", forms.ClearableFileInput(attrs={"accept": ".cer,.crt,.pem"}))
-        super().__init__(**kwargs)
-
-    def clean(self, data, initial=None) -> bytes | None:
-        upload: UploadedFile | None = super().clean(data, initial)
-        if upload is None:
-            return None
-        filename = PurePath(upload.name or "")
-        if filename.suffix.lower() not in ALLOWED_EXTENSIONS:
-            raise forms.ValidationError(WRONG_EXTENSION.format(filename=filename.name))
-        validators.validate_certificate_size(upload.size or 0)
-        return upload.read()
+        super().__init__(
+            extensions=CERTIFICATE_EXTENSIONS,
+            wrong_extension=WRONG_EXTENSION,
+            check_size=validators.validate_certificate_size,
+            **kwargs,
+        )
 
 
 class ProofOfPossessionForm(forms.Form):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import PurePath
-from typing import cast
+from typing import Any, cast
 
 from django import forms
-from django.core.files.uploadedfile import UploadedFile
 
 from certificates import crl
 from certificates import selectors as certificate_selectors
+from iothub_console.forms import UploadField
 from products.forms import DeviceForm
 from products.models import Product
 
@@ -46,25 +45,22 @@ class RenewForm(DeviceForm):
             )
 
 
-class CRLFileField(forms.FileField):
+def _check_crl_size(size: int) -> None:
+    if size > crl.MAX_CRL_FILE_BYTES:
+        raise forms.ValidationError(crl.CRL_TOO_LARGE.format(size=size, limit=crl.MAX_CRL_FILE_BYTES))
+
+
+class CRLFileField(UploadField):
     """An uploaded CRL: right extension, not empty, at most crl.MAX_CRL_FILE_BYTES."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("error_messages", {"empty": crl.EMPTY_CRL, "required": CRL_REQUIRED})
-        kwargs.setdefault("widget", forms.ClearableFileInput(attrs={"accept": ",".join(CRL_EXTENSIONS)}))
-        super().__init__(**kwargs)
-
-    def clean(self, data, initial=None) -> bytes | None:
-        upload: UploadedFile | None = super().clean(data, initial)
-        if upload is None:
-            return None
-        filename = PurePath(upload.name or "")
-        if filename.suffix.lower() not in CRL_EXTENSIONS:
-            raise forms.ValidationError(WRONG_CRL_EXTENSION.format(filename=filename.name))
-        size = upload.size or 0
-        if size > crl.MAX_CRL_FILE_BYTES:
-            raise forms.ValidationError(crl.CRL_TOO_LARGE.format(size=size, limit=crl.MAX_CRL_FILE_BYTES))
-        return upload.read()
+        super().__init__(
+            extensions=CRL_EXTENSIONS,
+            wrong_extension=WRONG_CRL_EXTENSION,
+            check_size=_check_crl_size,
+            **kwargs,
+        )
 
 
 class CRLUploadForm(forms.Form):

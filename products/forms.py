@@ -6,7 +6,7 @@ from django import forms
 
 from certificates import selectors as certificate_selectors
 from certificates.forms import CertificateFileField
-from iothub_console.forms import RuleField
+from iothub_console.forms import RuleField, UploadField
 
 from . import services, validators
 from .models import PLATFORM_CA_NAME, Product
@@ -93,15 +93,14 @@ class ProductForm(forms.Form):
         return cleaned
 
 
-class CSRFileField(forms.FileField):
-    def clean(self, data, initial=None) -> bytes | None:
-        upload = super().clean(data, initial)
-        if upload is None:
-            return None
-        if not upload.name.lower().endswith(CSR_EXTENSIONS):
-            raise forms.ValidationError(WRONG_CSR_EXTENSION.format(filename=upload.name))
-        validators.validate_csr_size(upload.size or 0)
-        return upload.read()
+class CSRFileField(UploadField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            extensions=CSR_EXTENSIONS,
+            wrong_extension=WRONG_CSR_EXTENSION,
+            check_size=validators.validate_csr_size,
+            **kwargs,
+        )
 
 
 class DeviceForm(forms.Form):
@@ -152,7 +151,6 @@ class DeviceForm(forms.Form):
             self.fields["csr"] = CSRFileField(
                 label="Certificate Signing Request (CSR)",
                 required=False,
-                widget=forms.ClearableFileInput(attrs={"accept": ",".join(CSR_EXTENSIONS)}),
             )
 
     def clean(self) -> dict[str, Any]:
