@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
@@ -97,6 +98,29 @@ def test_a_freshly_signed_retry_goes_through(live_server, key, product):
 
     assert answer(post(live_server, retry, body)) is not None
     assert not Device.objects.filter(product=product, name="dev_01").exists()
+
+
+def test_two_racing_requests_with_one_signature_let_one_through(live_server, key, product):
+    body = json.dumps({"ProductId": product.product_id, "DeviceName": "dev_02"}).encode()
+    captured = signed_headers(live_server, key, "CreateDevice", body)
+    start = threading.Barrier(2)
+    answers: list[dict] = []
+
+    def send() -> None:
+        start.wait()
+        answers.append(post(live_server, captured, body).json()["Response"])
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    errors = [answer["Error"] for answer in answers if "Error" in answer]
+    assert len(answers) == 2
+    assert [(error["Code"], error["Message"]) for error in errors] == [SIGNATURE_USED]
+    assert Device.objects.filter(product=product, name="dev_02").count() == 1
+    assert SeenSignature.objects.count() == 1
 
 
 def test_of_two_changes_with_one_signature_only_the_first_is_admitted(key):
