@@ -52,6 +52,7 @@ test: lint system-packages
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
 
 ## Measure batch issuance, the device list at 100,000 devices, certificate uploads and a batch's
 ## memory on a throwaway SQLite database; prints each figure beside its target (3 to 5 minutes).

@@ -8,13 +8,15 @@ judged here; the broker's server certificate is one file, parsed when it changes
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import models
 from django.urls import reverse
@@ -102,7 +104,7 @@ def is_weak_key(key_description: str) -> bool:
     return not any(kind == f"EC {curve}" for curve in x509.ALLOWED_EC_CURVES.values())
 
 
-def _devices(owner: AbstractBaseUser | None):
+def _devices(owner: User | None):
     devices = Device.objects.all()
     if owner is None:
         return devices
@@ -122,7 +124,7 @@ class _DeviceLinks:
         start, middle = reverse("products:device_detail", args=["P", "N"]).rsplit("/P/", 1)
         self.prefix, self.middle = f"{start}/", "/" + middle.split("N", 1)[0]
 
-    def finding(self, kind: str, row: dict, since: datetime, detail: str) -> Finding:
+    def finding(self, kind: str, row: Mapping[str, Any], since: datetime, detail: str) -> Finding:
         product_id, name = row["product__product_id"], row["name"]
         return Finding(
             kind=kind,
@@ -137,7 +139,7 @@ class _DeviceLinks:
 CA_FIELDS = ("pk", "name", "not_after", "key_description", "signature_hash", "created", "owner__username")
 
 
-def _cas(owner: AbstractBaseUser | None):
+def _cas(owner: User | None):
     cas = CACertificate.objects.all() if owner is None else CACertificate.objects.filter(owner=owner)
     return cas.with_product_counts().values(*CA_FIELDS, "product_count")
 
@@ -150,7 +152,7 @@ DEVICE_FIELDS = ("name", "product__product_id", "product__name", "product__owner
 
 
 def _device_findings(
-    owner: AbstractBaseUser | None, now: datetime, window: timedelta, limit: int
+    owner: User | None, now: datetime, window: timedelta, limit: int
 ) -> tuple[list[Finding], dict[str, int]]:
     devices = _devices(owner)
     horizon, psk_cutoff = now + window, now - PSK_MAX_AGE
@@ -162,7 +164,7 @@ def _device_findings(
         expired=models.Count("pk", filter=models.Q(certificate_not_after__lte=now)),
         expiring=models.Count("pk", filter=models.Q(certificate_not_after__gt=now)),
     )
-    counts = {
+    counts: dict[str, int] = {
         Kind.DEVICE_EXPIRED: counted["expired"],
         Kind.DEVICE_EXPIRING: counted["expiring"],
         Kind.OLD_PSK: old_psk.count(),
@@ -193,7 +195,7 @@ def _device_findings(
     return findings, counts
 
 
-def _revoked_findings(owner: AbstractBaseUser | None, limit: int) -> tuple[list[Finding], int]:
+def _revoked_findings(owner: User | None, limit: int) -> tuple[list[Finding], int]:
     """Enabled devices whose current certificate is revoked: cut off, yet still listed as Enabled."""
     revoked = RevokedCertificate.objects.filter(
         device__enabled=True, device__certificate_fingerprint=models.F("fingerprint")
@@ -225,7 +227,7 @@ def _revoked_findings(owner: AbstractBaseUser | None, limit: int) -> tuple[list[
     return findings, count
 
 
-def _ca_findings(owner: AbstractBaseUser | None, now: datetime, window: timedelta) -> list[Finding]:
+def _ca_findings(owner: User | None, now: datetime, window: timedelta) -> list[Finding]:
     findings = []
     for ca in _cas(owner):
         name, end, account = ca["name"], ca["not_after"], ca["owner__username"]
@@ -281,7 +283,7 @@ def _broker_findings(now: datetime, window: timedelta) -> list[Finding]:
 
 def health_report(
     *,
-    owner: AbstractBaseUser | None,
+    owner: User | None,
     days: int = EXPIRY_WINDOW_DAYS,
     limit: int = 100,
     now: datetime | None = None,
@@ -301,7 +303,7 @@ def health_report(
     return Report(findings=findings, counts={kind: count for kind, count in counts.items() if count})
 
 
-def finding_count(owner: AbstractBaseUser) -> int:
+def finding_count(owner: User) -> int:
     """How many findings the sidebar badge shows, at most a minute old."""
     key = f"certificate-health-count:{owner.pk}"
     count = cache.get(key)
