@@ -11,6 +11,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -98,12 +100,29 @@ def running(pid: int) -> bool:
     return state != "Z"
 
 
+def parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
 def as_a_terminal_starts_it() -> None:
     """In the child, before exec: Ctrl-C not ignored, even if this test run ignores it."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def test_make_run_serves_with_gunicorn_and_whitenoise_and_stops_on_ctrl_c(tmp_path):
+@dataclass
+class Console:
+    process: subprocess.Popen
+    port: int
+    log: Path
+    children: set[int] = field(default_factory=set)
+
+    def command_lines(self) -> dict[int, bytes]:
+        return {pid: Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ") for pid in self.children}
+
+
+@pytest.fixture
+def console(tmp_path) -> Iterator[Console]:
+    """scripts/run-console on a free loopback port, serving and with its worker up."""
     env = console_environment(tmp_path)
     manage("migrate", "--noinput", "-v0", env=env)
     manage("collectstatic", "--noinput", "-v0", env=env)
@@ -118,32 +137,56 @@ def test_make_run_serves_with_gunicorn_and_whitenoise_and_stops_on_ctrl_c(tmp_pa
         start_new_session=True,  # its own process group: the one a terminal's Ctrl-C reaches
         preexec_fn=as_a_terminal_starts_it,  # noqa: PLW1509  (restores one signal, nothing else)
     )
-    children: set[int] = set()
+    started = Console(process, port, log)
     try:
-        status, headers, page = wait_until_serving(f"http://127.0.0.1:{port}/accounts/login/", process, log)
-        assert status == 200
-        assert headers["Server"] == "gunicorn"
-        assert b"Sign in to IoT Hub Console" in page
-        status, headers, stylesheet = get(f"http://127.0.0.1:{port}/static/css/console.css")
-        assert status == 200 and stylesheet == (ROOT / "static" / "css" / "console.css").read_bytes()
-        assert "max-age" in headers["Cache-Control"]  # WhiteNoise, not Django, served it
-        children = descendants(process.pid)
-        commands = [Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ") for pid in children]
-        assert any(b"db_worker" in command for command in commands), commands
-        assert any(b"gunicorn" in command for command in commands), commands
-
+        wait_until_serving(f"http://127.0.0.1:{port}/accounts/login/", process, log)
         wait_for_line(log, "Starting worker")  # the task worker is up too
-
-        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C
-        assert process.wait(timeout=STOP_TIMEOUT) == 0
-        output = log.read_text()
-        assert "Shutting down: Master" in output, output
-        # Told once: a second signal would have made it abandon a running task.
-        assert output.count("shutting down gracefully") == 1, output
-        assert "terminating current task" not in output, output
-        assert not [pid for pid in children if running(pid)]
+        started.children = descendants(process.pid)
+        yield started
     finally:
-        for pid in [process.pid, *children]:
+        for pid in [process.pid, *started.children]:
             if running(pid):
                 os.kill(pid, signal.SIGKILL)
         process.wait(timeout=10)
+
+
+def test_make_run_serves_with_gunicorn_and_whitenoise_and_stops_on_ctrl_c(console):
+    status, headers, page = get(f"http://127.0.0.1:{console.port}/accounts/login/")
+    assert status == 200
+    assert headers["Server"] == "gunicorn"
+    assert b"Sign in to IoT Hub Console" in page
+    status, headers, stylesheet = get(f"http://127.0.0.1:{console.port}/static/css/console.css")
+    assert status == 200 and stylesheet == (ROOT / "static" / "css" / "console.css").read_bytes()
+    assert "max-age" in headers["Cache-Control"]  # WhiteNoise, not Django, served it
+    commands = list(console.command_lines().values())
+    assert any(b"db_worker" in command for command in commands), commands
+    assert any(b"gunicorn" in command for command in commands), commands
+
+    os.killpg(console.process.pid, signal.SIGINT)  # Ctrl-C
+
+    assert console.process.wait(timeout=STOP_TIMEOUT) == 0
+    output = console.log.read_text()
+    assert "Shutting down: Master" in output, output
+    # Told once: a second signal would have made it abandon a running task.
+    assert output.count("shutting down gracefully") == 1, output
+    assert "terminating current task" not in output, output
+    assert not [pid for pid in console.children if running(pid)]
+
+
+def test_when_the_server_dies_the_worker_is_stopped_too(console):
+    (master,) = [
+        pid
+        for pid, command in console.command_lines().items()
+        if b"gunicorn" in command and parent(pid) == console.process.pid
+    ]
+
+    os.kill(master, signal.SIGKILL)
+
+    assert console.process.wait(timeout=STOP_TIMEOUT) == 128 + signal.SIGKILL
+    output = console.log.read_text()
+    assert "A child exited (status 137); stopping the other." in output, output
+    assert output.count("shutting down gracefully") == 1, output
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while [pid for pid in console.children if running(pid)] and time.monotonic() < deadline:
+        time.sleep(0.3)  # gunicorn's own workers notice their master is gone within a second or so
+    assert not [pid for pid in console.children if running(pid)]
