@@ -29,6 +29,7 @@ class DeviceBatch(models.Model):
         AUTO = "auto", "Auto-generate"
         NAMES = "names", "Batch upload (CSV of device names)"
         CERTIFICATES = "certificates", "Batch upload (ZIP of device certificates)"
+        RENEWAL = "renewal", "Renew certificates expiring soon"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -108,6 +109,7 @@ class BatchRow(models.Model):
     class Result(models.TextChoices):
         PENDING = "pending", "Pending"
         CREATED = "created", "Created"
+        RENEWED = "renewed", "Renewed"
         FAILED = "failed", "Failed"
 
     batch = models.ForeignKey(DeviceBatch, on_delete=models.CASCADE, related_name="rows")

@@ -28,6 +28,7 @@ from audit import services as audit
 from certificates import x509
 from iothub_console.errors import ServiceError
 from iothub_console.spreadsheet import SpreadsheetWriter
+from lifecycle import services as lifecycle
 from products import bundles, platform
 from products import selectors as product_selectors
 from products import services as product_services
@@ -56,6 +57,10 @@ DUPLICATE_IN_BATCH = (
 CERTIFICATE_FOR_OTHER_PRODUCT = (
     'The certificate\'s Common Name "{common_name}" does not start with the Product ID {product_id}, '
     "so it does not name a device of this product."
+)
+RENEWAL_NEEDS_PLATFORM_CA = (
+    "Only devices whose certificates the Platform CA issues are renewed in a batch; renew the others "
+    "one by one with a replacement certificate issued by your CA (Renew Certificate on the device page)."
 )
 BATCH_FAILED = "The batch stopped at an unexpected error ({error}); the devices created before it are kept."
 BATCH_INTERRUPTED = (
@@ -128,6 +133,10 @@ def _certificate_row(batch: DeviceBatch, number: int, file_name: str, data: byte
 
 
 def _check_kind_fits_product(kind: str, product: Product) -> None:
+    if kind == DeviceBatch.Kind.RENEWAL:
+        if not product.uses_platform_ca:
+            raise ServiceError(product_services.WRONG_AUTH_TYPE_CODE, RENEWAL_NEEDS_PLATFORM_CA)
+        return
     if kind == DeviceBatch.Kind.CERTIFICATES and not product.ca_certificate_id:
         what = "keys (PSK)" if not product.uses_certificates else "certificates from the Platform CA"
         raise ServiceError(
@@ -245,7 +254,10 @@ def run_batch(batch_id: int, lease: str | None = None) -> None:
             rows = list(batch.rows.filter(result=BatchRow.Result.PENDING).order_by("number")[:CHUNK_SIZE])
             if not rows:
                 break
-            _process_chunk(batch, product, rows, authority, issuer, heartbeat)
+            if batch.kind == DeviceBatch.Kind.RENEWAL:
+                _renew_chunk(batch, product, rows, heartbeat)
+            else:
+                _process_chunk(batch, product, rows, authority, issuer, heartbeat)
     except _Superseded:
         logger.info("Batch %s was resumed by another task; this one stops", batch_id)
         return
@@ -299,15 +311,52 @@ def _process_chunk(
             # The upload has served its purpose; the device row holds the certificate now.
             row.certificate_data = b""
         _save_results(rows)
-        failures = sum(1 for row in rows if row.result == BatchRow.Result.FAILED)
-        now = timezone.now()
-        if not heartbeat.batch().update(
-            processed=F("processed") + len(rows),
-            failed=F("failed") + failures,
-            heartbeat_at=now,
-            last_updated=now,
-        ):
-            raise _Superseded  # rolls back the chunk: the task that resumed the batch does these rows
+        _count_chunk(rows, heartbeat)
+
+
+def _count_chunk(rows: list[BatchRow], heartbeat: _Heartbeat) -> None:
+    failures = sum(1 for row in rows if row.result == BatchRow.Result.FAILED)
+    now = timezone.now()
+    if not heartbeat.batch().update(
+        processed=F("processed") + len(rows),
+        failed=F("failed") + failures,
+        heartbeat_at=now,
+        last_updated=now,
+    ):
+        raise _Superseded  # rolls back the chunk: the task that resumed the batch does these rows
+
+
+def _renew_chunk(batch: DeviceBatch, product: Product, rows: list[BatchRow], heartbeat: _Heartbeat) -> None:
+    """Give each row's device a new key and certificate, each renewal in its own transaction.
+
+    A device this batch already renewed (before a crash and a resume) is not renewed
+    again: that would revoke at once the certificate the device still uses.
+    """
+    devices = {
+        device.name: device
+        for device in Device.objects.filter(product=product, name__in=[row.device_name for row in rows])
+    }
+    for row in rows:
+        heartbeat.beat()
+        device = devices.get(row.device_name)
+        if device is None:
+            _fail(
+                row,
+                product_selectors.DEVICE_NOT_EXIST_CODE,
+                product_selectors.DEVICE_NOT_FOUND.format(name=row.device_name),
+            )
+            continue
+        device.product = product
+        try:
+            if not lifecycle.renewed_since(device, batch.started_at):
+                lifecycle.renew_certificate(device=device, credentials=product_services.DeviceCredentials())
+        except ServiceError as error:
+            _fail(row, error.code, error.message)
+        else:
+            row.result, row.device = BatchRow.Result.RENEWED, device
+    with transaction.atomic():
+        _save_results(rows)
+        _count_chunk(rows, heartbeat)
 
 
 def _save_results(rows: list[BatchRow]) -> None:
@@ -442,7 +491,9 @@ def results_archive(*, batch: DeviceBatch) -> tempfile.SpooledTemporaryFile:
             archive.writestr(bundles.DEVICE_CA_FILE, product_selectors.product_device_ca_pem(product))
             archive.writestr(bundles.CA_FILE, platform.root_ca().certificate_pem)
         created = (
-            batch.rows.filter(result=BatchRow.Result.CREATED, device__isnull=False)
+            batch.rows.filter(
+                result__in=[BatchRow.Result.CREATED, BatchRow.Result.RENEWED], device__isnull=False
+            )
             .order_by("number")
             .values_list("device_id", flat=True)
         )

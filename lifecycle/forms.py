@@ -14,6 +14,7 @@ from products.models import Product
 
 from . import services
 from .models import RevokedCertificate
+from .renewal_batches import DAYS_OUT_OF_RANGE, MAX_DAYS
 
 CRL_EXTENSIONS = (".crl", ".pem", ".der")
 WRONG_CRL_EXTENSION = (
@@ -48,6 +49,22 @@ class RenewForm(DeviceForm):
 def _check_crl_size(size: int) -> None:
     if size > crl.MAX_CRL_FILE_BYTES:
         raise forms.ValidationError(crl.CRL_TOO_LARGE.format(size=size, limit=crl.MAX_CRL_FILE_BYTES))
+
+
+class RenewalBatchForm(forms.Form):
+    days = forms.IntegerField(
+        label="Expiring within (days)",
+        min_value=1,
+        max_value=MAX_DAYS,
+        initial=30,
+        error_messages={
+            "min_value": DAYS_OUT_OF_RANGE,
+            "max_value": DAYS_OUT_OF_RANGE,
+            "invalid": DAYS_OUT_OF_RANGE,
+            "required": DAYS_OUT_OF_RANGE,
+        },
+        widget=forms.NumberInput(attrs={"class": "form-control form-control-sm"}),
+    )
 
 
 class CRLFileField(UploadField):

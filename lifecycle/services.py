@@ -431,6 +431,13 @@ def _refuse_unusable(replacement: Device, device: Device) -> None:
             )
 
 
+def renewed_since(device: Device, since: datetime | None) -> bool:
+    """Whether the device was renewed at or after `since` and still has that renewal's overlap."""
+    return (
+        since is not None and PreviousCertificate.objects.filter(device=device, created__gte=since).exists()
+    )
+
+
 def previous_certificate(device: Device) -> PreviousCertificate | None:
     return PreviousCertificate.objects.filter(device=device).first()
 

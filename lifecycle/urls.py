@@ -10,6 +10,9 @@ urlpatterns = [
     path(device + "revoke/", views.device_revoke, name="device_revoke"),
     path(device + "renew/", views.device_renew, name="device_renew"),
     path("products/<str:product_id>/crl/", views.product_crl_download, name="product_crl"),
+    path(
+        "products/<str:product_id>/renew-expiring/", views.product_renewal_batch, name="product_renewal_batch"
+    ),
     path("products/<str:product_id>/second-ca/", views.product_second_ca, name="product_second_ca"),
     path(
         "products/<str:product_id>/second-ca/promote/",

@@ -16,8 +16,8 @@ from iothub_console.selectors import found_or_404
 from products.models import PlatformCA
 from products.views import get_device, get_product
 
-from . import platform_crl, services
-from .forms import CRLUploadForm, RenewForm, RevokeForm, SecondCAForm
+from . import platform_crl, renewal_batches, services
+from .forms import CRLUploadForm, RenewalBatchForm, RenewForm, RevokeForm, SecondCAForm
 
 CRL_CONTENT_TYPE = "application/pkix-crl"
 # Verifiers may cache a CRL for a minute: a revocation reaches them soon after.
@@ -122,6 +122,25 @@ def product_crl_download(request: AuthenticatedHttpRequest, product_id: str) -> 
         messages.error(request, CRL_NOT_HELD.format(name=ca_certificate.name))
         return redirect(product)
     return _crl_response(bytes(held.der), f"{ca_certificate.name}.crl")
+
+
+@require_POST
+def product_renewal_batch(request: AuthenticatedHttpRequest, product_id: str) -> HttpResponse:
+    """Renew Expiring Certificates: a background batch; its page shows progress and the results ZIP."""
+    product = get_product(request, product_id)
+    form = RenewalBatchForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, renewal_batches.DAYS_OUT_OF_RANGE)
+        return redirect(product)
+    try:
+        batch = renewal_batches.start_renewal_batch(
+            owner=request.user, product=product, days=form.cleaned_data["days"]
+        )
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return redirect(product)
+    messages.success(request, f"Renewing {batch.total:,} certificate(s) in the background.")
+    return redirect(batch)
 
 
 @require_POST

@@ -9,7 +9,7 @@ from products import platform
 from products.models import Device, PlatformCA, Product
 
 from .. import services
-from ..forms import RevokeForm, SecondCAForm
+from ..forms import RenewalBatchForm, RevokeForm, SecondCAForm
 
 register = template.Library()
 
@@ -39,6 +39,7 @@ def product_certificates(context: template.Context, product: Product) -> dict:
         "held_crl": held,
         "platform_crl_url": platform.crl_url(PlatformCA.Kind.DEVICE),
         "second_ca": services.second_ca(product),
+        "renewal_form": RenewalBatchForm() if product.uses_platform_ca else None,
         "second_ca_form": SecondCAForm(product=product) if product.ca_certificate_id else None,
     }
 
