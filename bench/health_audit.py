@@ -26,6 +26,7 @@ from audit.views import ENTRIES_PER_PAGE
 from certificates import health
 
 from . import device_list
+from .device_list import PageResult
 from .report import BenchError, Sample
 
 ENTRY_CHUNK = 10_000
@@ -76,13 +77,6 @@ def insert_entries(owner: AbstractBaseUser, count: int) -> str:
                 )
             AuditEntry.objects.bulk_create(rows, batch_size=1_000)
     return label
-
-
-@dataclass(frozen=True)
-class PageResult:
-    url: str
-    server_time: Sample
-    queries: int
 
 
 @dataclass(frozen=True)

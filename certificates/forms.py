@@ -50,7 +50,6 @@ class CACertificateForm(ProofOfPossessionForm):
         strip=False,
         validators=[validators.validate_ca_name],
         help_text="Up to 32 characters: letters, digits, _, - and @.",
-        error_messages={"max_length": validators.INVALID_CA_NAME},
     )
 
     field_order = ["name", "ca_certificate", "verification_certificate"]

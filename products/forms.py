@@ -34,7 +34,6 @@ class ProductForm(forms.Form):
         strip=False,
         validators=[validators.validate_product_name],
         help_text="Up to 40 characters: letters, digits, _, - and @.",
-        error_messages={"max_length": validators.INVALID_PRODUCT_NAME},
     )
     auth_method = forms.ChoiceField(
         label="Authentication Method",
@@ -67,7 +66,6 @@ class ProductForm(forms.Form):
         max_length=validators.DESCRIPTION_MAX,
         validators=[validators.validate_description],
         widget=forms.Textarea(attrs={"rows": 3}),
-        error_messages={"max_length": validators.DESCRIPTION_TOO_LONG},
     )
 
     def __init__(self, *args, owner, **kwargs) -> None:
@@ -115,7 +113,6 @@ class DeviceForm(forms.Form):
         strip=False,
         validators=[validators.validate_device_name],
         help_text="Up to 48 characters: letters, digits, _, - and :. Cannot be changed later.",
-        error_messages={"max_length": validators.INVALID_DEVICE_NAME},
     )
 
     def __init__(self, *args, product: Product, **kwargs) -> None:
