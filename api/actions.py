@@ -17,10 +17,10 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import QuerySet
 
 from audit import services as audit
 from batches import inputs as batch_inputs
+from batches import selectors as batch_selectors
 from batches import services as batch_services
 from batches.models import DeviceBatch
 from broker import publishing
@@ -593,10 +593,6 @@ def get_user_resource_info(owner: User, params: Params) -> Response:
     return {"UsedSize": task_files.storage_used(owner), "Limit": task_files.STORAGE_LIMIT_BYTES}
 
 
-def _owned_batches(owner: User, product: Product) -> QuerySet[DeviceBatch]:
-    return DeviceBatch.objects.filter(owner=owner, product=product)
-
-
 @action(
     "DescribeProductTask",
     ProductId=Param("str", True),
@@ -604,7 +600,7 @@ def _owned_batches(owner: User, product: Product) -> QuerySet[DeviceBatch]:
 )
 def describe_product_task(owner: User, params: Params) -> Response:
     product = _owned_product(owner, params["ProductId"])
-    batch = _owned_batches(owner, product).filter(pk=params["TaskId"]).first()
+    batch = batch_selectors.batches_for(owner, product).filter(pk=params["TaskId"]).first()
     if batch is None:
         raise NotFound(TASK_NOT_EXIST_CODE, TASK_NOT_FOUND.format(task_id=params["TaskId"]))
     return {"TaskInfo": task_info(batch)}
@@ -612,7 +608,7 @@ def describe_product_task(owner: User, params: Params) -> Response:
 
 @action("DescribeProductTasks", ProductId=Param("str", True), Offset=OFFSET, Limit=SHORT_PAGE_LIMIT)
 def describe_product_tasks(owner: User, params: Params) -> Response:
-    batches = _owned_batches(owner, _owned_product(owner, params["ProductId"])).order_by("-id")
+    batches = batch_selectors.batches_for(owner, _owned_product(owner, params["ProductId"])).order_by("-id")
     return {
         "TotalCount": batches.count(),
         "TaskInfos": [task_info(batch) for batch in batches[_page(params)]],

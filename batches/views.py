@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from iothub_console.auth import AuthenticatedHttpRequest
@@ -14,14 +14,14 @@ from iothub_console.http import is_consuming_get, secret_withheld
 from iothub_console.selectors import found_or_404
 from products import selectors as product_selectors
 
-from . import services
+from . import selectors, services
 from .forms import BatchForm
 from .models import BatchRow, DeviceBatch
 
 
 def get_batch(request: AuthenticatedHttpRequest, pk: int) -> DeviceBatch:
     """The signed-in account's batch, or 404 (also for other accounts' batches)."""
-    return get_object_or_404(DeviceBatch.objects.select_related("product"), pk=pk, owner=request.user)
+    return found_or_404(selectors.get_batch, owner=request.user, pk=pk)
 
 
 def batch_create(request: AuthenticatedHttpRequest, product_id: str) -> HttpResponse:
@@ -49,9 +49,7 @@ def batch_create(request: AuthenticatedHttpRequest, product_id: str) -> HttpResp
 
 def batch_list(request: AuthenticatedHttpRequest, product_id: str) -> HttpResponse:
     product = found_or_404(product_selectors.get_product, owner=request.user, product_id=product_id)
-    page = Paginator(DeviceBatch.objects.filter(product=product, owner=request.user), 20).get_page(
-        request.GET.get("page")
-    )
+    page = Paginator(selectors.batches_for(request.user, product), 20).get_page(request.GET.get("page"))
     return render(
         request, "batches/devicebatch_list.html", {"product": product, "page": page, "tab": "batches"}
     )
