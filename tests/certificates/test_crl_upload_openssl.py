@@ -51,7 +51,9 @@ def test_openssl_gencrl_crl_is_accepted_and_revokes_its_device(signed_in_client,
     (tmp_path / "crl.conf").write_text(CRL_CONF)
     (tmp_path / "index.txt").write_text("")
     (tmp_path / "crlnumber").write_text("1000\n")
-    openssl("ca", "-config", "crl.conf", "-revoke", "dev_01.crt", "-crl_reason", "keyCompromise", cwd=tmp_path)
+    openssl(
+        "ca", "-config", "crl.conf", "-revoke", "dev_01.crt", "-crl_reason", "keyCompromise", cwd=tmp_path
+    )
     openssl("ca", "-config", "crl.conf", "-gencrl", "-out", "ca.crl", cwd=tmp_path)
 
     response = signed_in_client.post(

@@ -57,7 +57,9 @@ def test_the_api_refuses_too_many_tags_with_the_same_message(live_server, user, 
     client = client_for(live_server, user)
     params = {"ProductId": key_product.product_id, "DeviceName": "dev_01", "Attribute": {"Tags": tags(101)}}
 
-    assert_refused(lambda: call(client, "CreateDevice", params), "InvalidParameterValue", services.TOO_MANY_TAGS)
+    assert_refused(
+        lambda: call(client, "CreateDevice", params), "InvalidParameterValue", services.TOO_MANY_TAGS
+    )
     assert not Device.objects.filter(product=key_product).exists()
 
 
