@@ -24,6 +24,8 @@ from django.test.utils import CaptureQueriesContext
 from audit.models import AuditEntry
 from audit.views import ENTRIES_PER_PAGE
 from certificates import health
+from certificates.health_views import FINDINGS_SHOWN
+from products.models import Device, Product
 
 from . import device_list
 from .device_list import PageResult
@@ -79,6 +81,17 @@ def insert_entries(owner: AbstractBaseUser, count: int) -> str:
     return label
 
 
+def expire_some(product: Product, count: int) -> None:
+    """`count` of the product's devices with a certificate that ended yesterday."""
+    ids = list(Device.objects.filter(product=product).values_list("pk", flat=True)[:count])
+    Device.objects.filter(pk__in=ids).update(certificate_not_after=datetime.now(UTC) - timedelta(days=1))
+
+
+def fleet_size(owner: AbstractBaseUser) -> int:
+    """Every device of the account, whichever section of the run inserted them."""
+    return Device.objects.filter(product__owner=owner).count()
+
+
 @dataclass(frozen=True)
 class Result:
     pages: dict[str, PageResult]
@@ -90,7 +103,7 @@ class Result:
 def measure(owner: AbstractBaseUser, newest_label: str, requests: int) -> Result:
     client = Client()
     client.force_login(owner)
-    expected_findings = min(health.health_report(owner=owner, limit=0).total, 200)
+    expected_findings = min(health.health_report(owner=owner, limit=0).total, FINDINGS_SHOWN)
     if not expected_findings:
         raise BenchError(
             "the fleet has no expiring certificates: Certificate Health would measure an empty page"

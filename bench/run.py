@@ -18,7 +18,7 @@ from pathlib import Path
 from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
 
-from . import api, certificate_upload, device_list, environment, issuance, serving
+from . import api, certificate_upload, device_list, environment, health_audit, issuance, serving
 from .fixtures import make_owner
 from .memory import MemoryResult
 from .report import heading, milliseconds, rate, target_line, times
@@ -56,6 +56,8 @@ def run(scale: Scale, start: environment.Snapshot, database: Path, memory_result
     serving_lines = _serving(owner, scale)
     _progress(start, "6. the device link service: Mosquitto with the plugin, in a process of its own")
     broker_lines = _broker(scale, database.parent, verdicts)
+    _progress(start, f"7. Certificate Health and Audit Log ({scale.list_devices * 10:,} entries first)")
+    health_lines = _health_audit(owner, scale, verdicts)
 
     end = environment.Snapshot.now()
     wall = end.wall - start.wall
@@ -83,6 +85,7 @@ def run(scale: Scale, start: environment.Snapshot, database: Path, memory_result
             + memory_lines
             + serving_lines
             + broker_lines
+            + health_lines
             + api_lines
             + summary
         )
@@ -276,6 +279,43 @@ def _broker(scale: Scale, scratch: Path, verdicts: list[bool]) -> list[str]:
     report = json.loads(result.read_text())
     verdicts.extend(report["verdicts"])
     return report["lines"]
+
+
+def _health_audit(owner: AbstractBaseUser, scale: Scale, verdicts: list[bool]) -> list[str]:
+    """The large account is the one the sections before filled, with ten Audit Log entries per device."""
+    lines = heading("7. Certificate Health and the Audit Log's first page: server time (test Client)")
+    small_owner = make_owner("bench-health-small")
+    small_fleet = device_list.make_product_with_devices(small_owner, "health-small", scale.list_small)
+    # The small fleet is ten hours old, too young for an expired certificate: give it some, so
+    # that both accounts have findings of the same kinds and make the same queries.
+    health_audit.expire_some(small_fleet, 10)
+    results, sizes = {}, {}
+    for account, devices in ((small_owner, scale.list_small), (owner, scale.list_devices)):
+        started = time.perf_counter()
+        newest = health_audit.insert_entries(account, devices * 10)
+        fleet = health_audit.fleet_size(account)
+        sizes[devices] = f"{fleet:,} devices, {devices * 10:,} entries"
+        lines.append(
+            f"  {sizes[devices]}: entries inserted with bulk_create in {time.perf_counter() - started:.1f} s"
+            " (not timed)"
+        )
+        results[devices] = health_audit.measure(account, newest, scale.list_requests)
+    small, large = results[scale.list_small], results[scale.list_devices]
+    lines.append(f"  {'page':<36} {'small account':<16} {sizes[scale.list_devices]:<34} queries")
+    for label, page in large.pages.items():
+        lines.append(
+            f"  {label:<36} {small.pages[label].server_time.median * 1000:7.2f} ms      "
+            f"{milliseconds(page.server_time):<34} {small.pages[label].queries} → {page.queries}"
+        )
+    for label in health_audit.PAGE_LABELS:
+        ratio = large.ratio(label)
+        verdicts.append(ratio <= 2)
+        lines.append(target_line(f"{label} / minimal page", times(ratio), "≤ 2.00×", ratio <= 2))
+    constant = all(small.pages[label].queries == large.pages[label].queries for label in large.pages)
+    verdicts.append(constant)
+    counts = ", ".join(str(page.queries) for page in large.pages.values())
+    lines.append(target_line("queries per page, small vs large", counts, "constant", constant))
+    return lines
 
 
 def _serving(owner: AbstractBaseUser, scale: Scale) -> list[str]:
