@@ -150,7 +150,8 @@ def revoke_certificate(*, device: Device, reason: str) -> RevokedCertificate:
             detail=f"Serial {locked.certificate_serial_hex}: {revocation.get_reason_display()}",
         )
         revoke_access(client_ids=[locked.client_id])
-        if issuer is None or previous is not None:
+        # The Platform device CA's CRL lists what it issued: re-signed when that changed.
+        if issuer is None or (previous is not None and previous.ca_certificate_id is None):
             platform_crl.rebuild(PlatformCA.Kind.DEVICE, now)
     return revocation
 
@@ -368,7 +369,7 @@ def renew_certificate(*, device: Device, credentials: product_services.DeviceCre
             [locked.name],
             detail=f"Serial {locked.certificate_serial_hex}: {locked.get_key_origin_display()}",
         )
-        if superseded is not None:
+        if superseded is not None and superseded.ca_certificate_id is None:
             platform_crl.rebuild(PlatformCA.Kind.DEVICE, now)
     return locked
 
