@@ -144,7 +144,9 @@ def console(tmp_path) -> Iterator[Console]:
         started.children = descendants(process.pid)
         yield started
     finally:
-        for pid in [process.pid, *started.children]:
+        # Found before the script goes: its children would then belong to init.
+        leftovers = started.children | descendants(process.pid)
+        for pid in [process.pid, *leftovers]:
             if running(pid):
                 os.kill(pid, signal.SIGKILL)
         process.wait(timeout=10)
