@@ -28,6 +28,7 @@ from audit import services as audit
 from certificates import x509
 from iothub_console.errors import ServiceError
 from iothub_console.spreadsheet import SpreadsheetWriter
+from iothub_console.validators import printable
 from lifecycle import services as lifecycle
 from products import bundles, platform
 from products import selectors as product_selectors
@@ -110,7 +111,7 @@ def start_batch(
             ]
         else:
             rows = [
-                BatchRow(batch=batch, number=number, device_name=name[:255])
+                BatchRow(batch=batch, number=number, device_name=printable(name)[:255])
                 for number, name in enumerate(names, start=1)
             ]
         BatchRow.objects.bulk_create(rows, batch_size=ROW_INSERT_BATCH)
@@ -374,10 +375,12 @@ def _save_results(rows: list[BatchRow]) -> None:
             statement,
             [
                 (
-                    row.device_name,
+                    # A name or message can quote what the user sent (a CN with NUL in it):
+                    # PostgreSQL stores no NUL, and no control character belongs on a page.
+                    printable(row.device_name),
                     row.result,
                     row.error_code,
-                    row.message,
+                    printable(row.message),
                     row.device_id,
                     bytes(row.certificate_data),
                     row.pk,

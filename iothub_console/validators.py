@@ -31,6 +31,14 @@ def has_control_characters(value: str) -> bool:
     return _CONTROL_CHARACTER.search(value) is not None
 
 
+def printable(text: str) -> str:
+    """`text` with each control character shown as U+FFFD, to store what a user sent and the rules refuse.
+
+    A batch keeps every row as given, refused ones too, so that its results show them.
+    """
+    return _CONTROL_CHARACTER.sub("\ufffd", text)
+
+
 def reject_control_characters(value: str) -> None:
     # PostgreSQL cannot store NUL in text at all; the other control characters would
     # reach pages, CSV files and the broker's configuration.
