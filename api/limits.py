@@ -15,6 +15,9 @@ from .params import ApiError
 # Actions that only read: polling sends the same signed body again and again, and two
 # different reads may share a body and a second, so a read may repeat a signature.
 READ_PREFIXES = ("Describe", "Get", "List")
+# Reads by name that hand out a one-time secret, and so use it up: each takes a fresh
+# signature, or a captured DescribeDevice could be replayed to take the device's key.
+ONE_TIME_READS = frozenset({"DescribeDeviceClientKey"})
 
 SIGNATURE_WINDOW_SECONDS = 300
 
@@ -34,7 +37,7 @@ def current_second() -> int:
 
 
 def is_changing(action: str) -> bool:
-    return not action.startswith(READ_PREFIXES)
+    return action in ONE_TIME_READS or not action.startswith(READ_PREFIXES)
 
 
 def admit(key: APIKey, action: str, signature: str, timestamp: int) -> None:

@@ -76,6 +76,25 @@ def test_a_captured_read_cannot_be_replayed_as_a_change(live_server, key, produc
     assert Product.objects.get(pk=product.pk).device_count == 1
 
 
+def test_a_captured_read_cannot_take_a_devices_one_time_key(live_server, user, key):
+    platform_product = services.create_product(
+        owner=user, name="platform", auth_method=Product.AuthMethod.CERTIFICATE, ca_certificate=None
+    )
+    device = services.create_device(
+        product=platform_product, name="dev_01", credentials=services.DeviceCredentials()
+    )
+    body = json.dumps({"ProductId": platform_product.product_id, "DeviceName": "dev_01"}).encode()
+    captured = signed_headers(live_server, key, "DescribeDevice", body)
+    assert answer(post(live_server, captured, body))["CertState"] == 0
+
+    replayed = post(live_server, {**captured, "X-TC-Action": "DescribeDeviceClientKey"}, body)
+
+    assert api_error(replayed) == SIGNATURE_USED
+    kept = Device.objects.get(pk=device.pk)
+    assert kept.private_key_pem == device.private_key_pem
+    assert not kept.private_key_fetched
+
+
 def test_reads_may_repeat_a_signature(live_server, key, product):
     body = json.dumps({"ProductId": product.product_id}).encode()
     headers = signed_headers(live_server, key, "DescribeProduct", body)
