@@ -15,10 +15,12 @@ import zlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from certificates.x509 import MAX_CERTIFICATE_FILE_BYTES
 from iothub_console.errors import RuleError
 
 MAX_DEVICES = 10_000
-MAX_CERTIFICATE_BYTES = 64 * 1024
+# The console's one limit on a certificate file holds for each ZIP entry too.
+MAX_CERTIFICATE_BYTES = MAX_CERTIFICATE_FILE_BYTES
 # What one certificate ZIP may hold once inflated, and how many entries (certificates,
 # folders and anything else) it may list: 10,000 certificates of 3 KiB fit in both.
 MAX_ARCHIVE_BYTES = 32 * 1024 * 1024

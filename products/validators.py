@@ -12,6 +12,7 @@ import re
 
 from django.core.exceptions import ValidationError
 
+from certificates.x509 import MAX_CERTIFICATE_FILE_BYTES
 from iothub_console.validators import INVALID_VALUE_CODE, reject_control_characters
 
 PSK_NOT_BASE64_CODE = "InvalidParameterValue.DefinedPskNotBase64"
@@ -22,7 +23,7 @@ DEVICE_NAME_MAX = 48
 DEVICE_NAME_PATTERN = re.compile(rf"[A-Za-z0-9_\-:]{{1,{DEVICE_NAME_MAX}}}")
 DESCRIPTION_MAX = 500
 # The same limit as a certificate file: a CSR is smaller than the certificate it asks for.
-MAX_CSR_FILE_BYTES = 64 * 1024
+MAX_CSR_FILE_BYTES = MAX_CERTIFICATE_FILE_BYTES
 
 INVALID_PRODUCT_NAME = (
     "Product names are 1 to 40 characters: letters (A-Z, a-z), digits, underscores (_), "
