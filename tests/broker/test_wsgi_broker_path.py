@@ -1,0 +1,118 @@
+"""The WSGI application gunicorn serves: /broker/v1/ through the lean path, the console through its middleware.
+
+The other endpoint tests use Django's test client, which builds its own handler from
+MIDDLEWARE; these call `iothub_console.wsgi.application` itself, as gunicorn does. The
+database is committed (transactional_db) because the real request signals run and close
+connections as they would in production.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from broker import decisions, views
+from iothub_console.wsgi import application
+
+from .link_service import key_device, key_login
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def wsgi_request(
+    method: str, path: str, body: bytes = b"", token: str | None = None
+) -> tuple[int, dict, bytes]:
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "HTTP_HOST": "127.0.0.1",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": io.StringIO(),
+        "wsgi.url_scheme": "http",
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    if token is not None:
+        environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    started: dict = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info=None) -> None:
+        started["status"], started["headers"] = int(status.split(maxsplit=1)[0]), dict(headers)
+
+    result = application(environ, start_response)
+    try:
+        content = b"".join(result)
+    finally:
+        result.close()  # sends request_finished, as a WSGI server does
+    return started["status"], started["headers"], content
+
+
+def test_authenticate_through_the_wsgi_application_allows_a_key_device(user):
+    device = key_device(user)
+    body = json.dumps({**key_login(device), "broker": "broker-a:8883"}).encode()
+
+    status, headers, content = wsgi_request(
+        "POST", "/broker/v1/authenticate", body, settings.IOTHUB_BROKER_TOKEN
+    )
+
+    assert status == 200
+    assert headers["Content-Type"] == "application/json"
+    answer = json.loads(content)
+    assert answer["result"] == "allow"
+    assert [
+        rule.as_dict() for rule in decisions.device_acl(device.product.product_id, device.name)
+    ] == answer["acl"]
+
+
+def test_a_refusal_through_the_wsgi_application_is_recorded_on_the_device(user):
+    device = key_device(user)
+    login = {**key_login(device), "password": "00" * 32 + ";hmacsha256"}
+
+    status, _, content = wsgi_request(
+        "POST", "/broker/v1/authenticate", json.dumps(login).encode(), settings.IOTHUB_BROKER_TOKEN
+    )
+
+    assert status == 200
+    assert json.loads(content) == {
+        "result": "deny",
+        "reason": decisions.PASSWORD_WRONG_REASON,
+        "code": decisions.PASSWORD_WRONG,
+    }
+    device.refresh_from_db()
+    assert device.last_refusal_reason == decisions.PASSWORD_WRONG_REASON
+
+
+def test_the_lean_path_still_requires_the_brokers_token(user):
+    device = key_device(user)
+
+    status, _, content = wsgi_request(
+        "POST", "/broker/v1/authenticate", json.dumps(key_login(device)).encode(), "not-the-token"
+    )
+
+    assert status == 401
+    assert json.loads(content) == {"error": views.TOKEN_REQUIRED}
+    device.refresh_from_db()
+    assert device.last_refused_at is None
+
+
+def test_console_pages_still_go_through_the_console_middleware():
+    status, headers, _ = wsgi_request("GET", "/products/")
+
+    # LoginRequiredMiddleware sends a visitor to sign in; the security middleware adds its headers.
+    assert status == 302
+    assert headers["Location"] == f"{reverse(settings.LOGIN_URL)}?next=/products/"
+    assert headers["X-Frame-Options"] == "DENY"
