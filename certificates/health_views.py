@@ -12,6 +12,8 @@ FINDINGS_SHOWN = 20
 
 def certificate_health(request: AuthenticatedHttpRequest) -> HttpResponse:
     report = health.health_report(owner=request.user, limit=FINDINGS_SHOWN)
+    # The sidebar badge on this page then shows the count just made instead of counting again.
+    health.remember_finding_count(request.user, report.total)
     labels = dict(health.Kind.choices)
     counts = [(labels[kind], count) for kind, count in report.counts.items()]
     # Plain strings for the template, which then only prints them (as the device list does).

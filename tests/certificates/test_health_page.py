@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from certificates import health
@@ -183,3 +185,57 @@ def test_a_revoked_but_enabled_device_is_found_until_it_is_disabled(signed_in_cl
 
     services.set_devices_enabled(product=product, names=["stolen"], enabled=False)
     assert findings(signed_in_client.get(URL).content.decode()) == []
+
+
+def test_the_newest_problems_of_every_device_kind_come_first_from_five_queries(signed_in_client, user):
+    """25 of each device kind, their problems an hour or so apart: the 20 newest interleave the kinds."""
+    now = timezone.now()
+    platform = make_product(user, "platform")
+    keyed = make_product(user, "keyed", auth_method=Product.AuthMethod.KEY)
+    per_kind = 25
+    for number in range(per_kind):
+        hours = 2 * number
+        expired, expiring = make_device(platform, f"e{number}"), make_device(platform, f"x{number}")
+        revoked, old_psk = make_device(platform, f"r{number}"), make_device(keyed, f"k{number}")
+        # When each problem began: expired 1 h ago (+2 h each), revoked 1.25 h, PSK 1.5 h, expiring 2 h.
+        Device.objects.filter(pk=expired.pk).update(certificate_not_after=now - timedelta(hours=hours + 1))
+        Device.objects.filter(pk=expiring.pk).update(
+            certificate_not_after=now + timedelta(days=30) - timedelta(hours=hours + 2)
+        )
+        Device.objects.filter(pk=old_psk.pk).update(
+            psk_updated=now - timedelta(days=365) - timedelta(hours=hours + 1.5)
+        )
+        lifecycle.revoke_certificate(device=revoked, reason=RevokedCertificate.Reason.KEY_COMPROMISE)
+        RevokedCertificate.objects.filter(device=revoked).update(
+            revoked_at=now - timedelta(hours=hours + 1.25)
+        )
+
+    # Session, account, the device counts, the newest rows of each kind, the CAs; the
+    # sidebar badge takes the page's own count (the cache is empty: see the fixture).
+    with CaptureQueriesContext(connection) as captured:
+        response = signed_in_client.get(URL)
+    assert response.status_code == 200
+    assert len(captured.captured_queries) == 5
+    html = response.content.decode()
+    assert findings(html) == [
+        row
+        for number in range(5)
+        for row in (
+            ("Device certificate expired", f"platform / e{number}"),
+            ("Revoked certificate, device still enabled", f"platform / r{number}"),
+            ("PSK older than a year", f"keyed / k{number}"),
+            ("Device certificate expiring", f"platform / x{number}"),
+        )
+    ]
+    text = visible_text(html)
+    for label in (
+        "Device certificate expired",
+        "Device certificate expiring",
+        "PSK older than a year",
+        "Revoked certificate, device still enabled",
+    ):
+        assert f"{per_kind} {label}" in text
+    assert "The 20 newest of 100 are listed." in text
+    assert re.search(r'data-testid="health-badge" title="100 finding\(s\)">100</span>', html)
+    assert cache.get(f"certificate-health-count:{user.pk}") == 100
+    assert (f"/products/{keyed.product_id}/device/k0/", "keyed / k0") in links(html)
