@@ -7,7 +7,7 @@ from functools import cache
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, router
-from django.db.models import Max
+from django.db.models import Max, Subquery
 from django.utils import timezone
 
 from lifecycle.models import RevokedCertificate
@@ -46,6 +46,8 @@ DEVICE_COLUMNS = (
     "product__second_ca__ca_certificate__certificate_pem",
     "previous_certificate__fingerprint",
     "previous_certificate__accepted_until",
+    # The Platform device CA, for products whose devices the console issues (no CA of their own).
+    "platform_ca_pem",
 )
 # Stand-ins for the two parameters while the query is compiled once; a real Product ID or
 # device name never contains NUL.
@@ -56,7 +58,8 @@ _NAME_SLOT = "\0name"
 @dataclass(frozen=True)
 class _CompiledQuery:
     sql: str
-    params: tuple  # holding the slots
+    params: tuple  # the slots, and the constants (the Platform CA kind)
+    columns: tuple[str, ...]  # in the order the SELECT returns them
     # Per column position: the database's and the field's converters (booleans, aware
     # datetimes, the decrypted PSK), exactly those the ORM applies to the same query.
     converters: tuple[tuple[int, tuple, object], ...]
@@ -70,17 +73,26 @@ def _compiled_device_query(alias: str) -> _CompiledQuery:
     Building and compiling the five-table `values()` query costs the ORM about ten times
     what SQLite takes to run it, and the query never changes but for its two parameters.
     """
-    queryset = Device.objects.using(alias).filter(product__product_id=_PRODUCT_ID_SLOT, name=_NAME_SLOT)
+    platform_ca = PlatformCA.objects.filter(kind=PlatformCA.Kind.DEVICE).values("certificate_pem")[:1]
+    queryset = (
+        Device.objects.using(alias)
+        .filter(product__product_id=_PRODUCT_ID_SLOT, name=_NAME_SLOT)
+        .annotate(platform_ca_pem=Subquery(platform_ca))
+    )
     compiler = queryset.values(*DEVICE_COLUMNS)[:1].query.get_compiler(using=alias)
     sql, params = compiler.as_sql()
-    if sorted(map(str, params)) != sorted([_PRODUCT_ID_SLOT, _NAME_SLOT]):
-        raise ImproperlyConfigured(f"The device lookup compiled with unexpected parameters: {params!r}")
-    selected = [column for column, _, _ in compiler.select[: compiler.col_count]]
+    slots = [value for value in params if value in (_PRODUCT_ID_SLOT, _NAME_SLOT)]
+    selected = compiler.select[: compiler.col_count]
+    columns = tuple(name for _, _, name in selected)
+    if sorted(slots) != sorted([_PRODUCT_ID_SLOT, _NAME_SLOT]) or sorted(columns) != sorted(DEVICE_COLUMNS):
+        raise ImproperlyConfigured(f"The device lookup compiled unexpectedly: {sql}")
     converters = tuple(
         (position, tuple(functions), expression)
-        for position, (functions, expression) in compiler.get_converters(selected).items()
+        for position, (functions, expression) in compiler.get_converters(
+            [column for column, _, _ in selected]
+        ).items()
     )
-    return _CompiledQuery(sql=sql, params=tuple(params), converters=converters)
+    return _CompiledQuery(sql=sql, params=tuple(params), columns=columns, converters=converters)
 
 
 def _device_row(product_id: str, name: str) -> dict | None:
@@ -90,7 +102,7 @@ def _device_row(product_id: str, name: str) -> dict | None:
     slots = {_PRODUCT_ID_SLOT: product_id, _NAME_SLOT: name}
     connection = connections[alias]
     with connection.cursor() as cursor:
-        cursor.execute(query.sql, [slots[value] for value in query.params])
+        cursor.execute(query.sql, [slots.get(value, value) for value in query.params])
         found = cursor.fetchone()
     if found is None:
         return None
@@ -98,11 +110,11 @@ def _device_row(product_id: str, name: str) -> dict | None:
     for position, functions, expression in query.converters:
         for convert in functions:
             row[position] = convert(row[position], expression, connection)
-    return dict(zip(DEVICE_COLUMNS, row, strict=True))
+    return dict(zip(query.columns, row, strict=True))
 
 
 def device_for_client_id(client_id: str) -> DecisionInput | None:
-    """The device, its product and its CA in one query (two for Platform-CA products).
+    """The device, its product and its CA in one query (two for revocations of certificate devices).
 
     The lookup is the unique (product, name) index reached through the product's
     unique Product ID.
@@ -120,7 +132,7 @@ def device_for_client_id(client_id: str) -> DecisionInput | None:
         row["product__ca_certificate__certificate_pem"],
     )
     if uses_certificates and ca_pem is None:
-        ca_name, ca_pem = PLATFORM_CA_NAME, platform_device_ca_pem()
+        ca_name, ca_pem = PLATFORM_CA_NAME, row["platform_ca_pem"]
     fingerprints = tuple(filter(None, [row["certificate_fingerprint"]]))
     renewing = row["previous_certificate__fingerprint"] is not None
     if renewing and row["previous_certificate__accepted_until"] > timezone.now():
@@ -156,16 +168,6 @@ def revocations_of(device_pk: int) -> tuple[decisions.Revocation, ...]:
         for fingerprint, serial, reason, at in RevokedCertificate.objects.filter(
             device_id=device_pk
         ).values_list("fingerprint", "serial_hex", "reason", "revoked_at")
-    )
-
-
-def platform_device_ca_pem() -> str:
-    """The Platform device CA's certificate; empty before the console made one (no device has it then)."""
-    return (
-        PlatformCA.objects.filter(kind=PlatformCA.Kind.DEVICE)
-        .values_list("certificate_pem", flat=True)
-        .first()
-        or ""
     )
 
 
