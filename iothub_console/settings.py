@@ -170,7 +170,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes SQLite's write lock when a transaction starts, so two requests
     # that count rows and then insert (the per-account CA limit) run one after the
     # other instead of failing with "database is locked" half-way.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
+    # WAL lets the server, the task workers and the broker's status writes read while
+    # one of them writes; in the default rollback journal a writer that spills its
+    # cache (a batch chunk) blocks every reader until it commits.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
     # Tests use a file, not shared memory, so threads in the race tests lock it
     # the same way two server processes would; one file per test run.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
