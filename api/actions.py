@@ -24,6 +24,7 @@ from batches import selectors as batch_selectors
 from batches import services as batch_services
 from batches.models import DeviceBatch
 from broker import publishing
+from broker import status as link_status
 from certificates import selectors as certificate_selectors
 from certificates import services as certificate_services
 from certificates import x509
@@ -482,6 +483,27 @@ def update_device_available_state(owner: User, params: Params) -> Response:
         product=device.product, names=[device.name], enabled=params["EnableState"] == 1
     )
     return {}
+
+
+@action("ResetDeviceState", ProductId=Param("str", True), DeviceNames=Param("str_list", True))
+def reset_device_state(owner: User, params: Params) -> Response:
+    product = _owned_product(owner, params["ProductId"])
+    names = list(dict.fromkeys(params["DeviceNames"]))
+    if not names:
+        raise ApiError("MissingParameter", "The parameter DeviceNames must name at least one device.")
+    reset = link_status.reset_device_states(product=product, names=names)
+    # The official SDK's ResetDeviceResult shape: {DeviceName, Success, Reason}.
+    results = [
+        {"DeviceName": name, "Success": True, "Reason": ""}
+        if name in reset
+        else {
+            "DeviceName": name,
+            "Success": False,
+            "Reason": product_selectors.DEVICE_NOT_FOUND.format(name=name),
+        }
+        for name in names
+    ]
+    return {"SuccessCount": len(reset), "ResetDeviceResults": results}
 
 
 @action(

@@ -23,6 +23,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from products.models import Device, Product
+from products.signals import revoke_access
 
 from . import decisions
 from .protocol import CONNECTED, DISCONNECTED, STARTED, LinkEvent
@@ -47,6 +48,33 @@ def record_refusal(device_pk: int, reason: str, at: datetime | None = None) -> N
     Device.objects.filter(pk=device_pk).update(
         last_refused_at=at or timezone.now(), last_refusal_reason=_CONTROL_CHARACTERS.sub("?", reason)[:500]
     )
+
+
+def reset_device_states(*, product: Product, names: list[str]) -> set[str]:
+    """Mark these devices offline and close any connection they hold (Tencent's ResetDeviceState).
+
+    For a state that looks stale: a connection that really exists is closed, so the
+    device reconnects and reports Online afresh. First online is kept: the device has
+    been activated. Answers the names that exist in the product.
+    """
+    with transaction.atomic():
+        devices = list(
+            Device.objects.select_for_update()
+            .filter(product=product, name__in=names)
+            .only("pk", "product_id", "name", *STATUS_FIELDS)
+            .order_by("pk")
+        )
+        now = timezone.now()
+        were_online = [device for device in devices if device.online]
+        for device in were_online:
+            device.online = False
+            device.connected_broker = ""
+            device.last_offline_at = now
+        if were_online:
+            _save_statuses(were_online)
+            _change_online_counts(Counter({product.pk: -len(were_online)}))
+        revoke_access(client_ids=[f"{product.product_id}{device.name}" for device in devices])
+    return {device.name for device in devices}
 
 
 def apply_link_events(events: list[LinkEvent]) -> None:
