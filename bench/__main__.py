@@ -8,8 +8,12 @@
 5. pages/s of the Devices tab by wrk, served by gunicorn (`make run`) against runserver;
 6. the device link service: connects/s through the broker plugin against no plugin, Disable to
    disconnect at 100,000 devices, broker CPU and memory at 1,000 and 100,000 devices;
+7. Certificate Health and the Audit Log's first page at 1,000 and 100,000 devices (ten
+   entries per device) against a minimal signed-in page;
 8. Tencent Cloud API reads (DescribeDevices, DescribeProduct) at 1,000 and 100,000 devices
-   against a signed no-op action, by the server's CPU time per request.
+   against a signed no-op action, by the server's CPU time per request;
+9. status writes under a connect storm: 5,000 Key devices connecting with their status recorded
+   against the same with the events dropped, and the time until the console shows all online.
 """
 
 from __future__ import annotations

@@ -137,9 +137,13 @@ def _free_port() -> int:
 
 
 class Console:
-    """gunicorn serving the scratch database, as `make run` does, with persistent connections."""
+    """gunicorn serving the scratch database, as `make run` does, with persistent connections.
 
-    def __init__(self, token: str) -> None:
+    `application` is the WSGI application gunicorn serves: the console's own unless a bench
+    section serves a variant of it (bench/unrecorded_console.py).
+    """
+
+    def __init__(self, token: str, application: str = "iothub_console.wsgi:application") -> None:
         from .environment import PROJECT_DIR
 
         self.port = _free_port()
@@ -147,7 +151,7 @@ class Console:
         self.process = subprocess.Popen(
             [
                 str(gunicorn),
-                "iothub_console.wsgi:application",
+                application,
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--workers",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -55,9 +56,14 @@ def run(scale: Scale, start: environment.Snapshot, database: Path, memory_result
     _progress(start, "5. serving the Devices tab with wrk: gunicorn against runserver")
     serving_lines = _serving(owner, scale)
     _progress(start, "6. the device link service: Mosquitto with the plugin, in a process of its own")
-    broker_lines = _broker(scale, database.parent, verdicts)
+    # bench/broker.py needs a database that starts empty (its 1,000-device figures come first).
+    broker_lines = _section_process("bench.broker", "6. Device link service", scale, verdicts)
     _progress(start, f"7. Certificate Health and Audit Log ({scale.list_devices * 10:,} entries first)")
     health_lines = _health_audit(owner, scale, verdicts)
+    _progress(start, "9. status writes under a connect storm: two consoles and brokers of their own")
+    status_lines = _section_process(
+        "bench.link_status", "9. Status writes under a connect storm", scale, verdicts
+    )
 
     end = environment.Snapshot.now()
     wall = end.wall - start.wall
@@ -87,6 +93,7 @@ def run(scale: Scale, start: environment.Snapshot, database: Path, memory_result
             + broker_lines
             + health_lines
             + api_lines
+            + status_lines
             + summary
         )
     )
@@ -263,20 +270,18 @@ def _memory(result: MemoryResult, verdicts: list[bool]) -> list[str]:
     return lines
 
 
-def _broker(scale: Scale, scratch: Path, verdicts: list[bool]) -> list[str]:
-    """bench/broker.py needs a database that starts empty (its 1,000-device figures come first)."""
-    result = scratch / "broker-result.json"
-    command = [sys.executable, "-m", "bench.broker", "--result", str(result)]
-    if scale.name == "QUICK":
-        command.append("--quick")
-    completed = subprocess.run(command, cwd=environment.PROJECT_DIR, check=False)
-    if completed.returncode not in (0, 1) or not result.exists():
-        verdicts.append(False)
-        return [
-            *heading("6. Device link service"),
-            f"  did not run: bench.broker exited {completed.returncode}",
-        ]
-    report = json.loads(result.read_text())
+def _section_process(module: str, title: str, scale: Scale, verdicts: list[bool]) -> list[str]:
+    """A section run by `python -m module` on a scratch database of its own, for its report lines."""
+    with tempfile.TemporaryDirectory(prefix="iothub-bench-section-") as directory:
+        result = Path(directory) / "result.json"
+        command = [sys.executable, "-m", module, "--result", str(result)]
+        if scale.name == "QUICK":
+            command.append("--quick")
+        completed = subprocess.run(command, cwd=environment.PROJECT_DIR, check=False)
+        if completed.returncode not in (0, 1) or not result.exists():
+            verdicts.append(False)
+            return [*heading(title), f"  did not run: {module} exited {completed.returncode}"]
+        report = json.loads(result.read_text())
     verdicts.extend(report["verdicts"])
     return report["lines"]
 
