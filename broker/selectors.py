@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 
 from django.core.exceptions import ImproperlyConfigured
@@ -172,40 +173,74 @@ def revocations_of(device_pk: int) -> tuple[decisions.Revocation, ...]:
 
 
 COMMANDS_PER_POLL = 1000
+# A page stops growing once its publish payloads reach this many bytes (the plugin
+# refuses answers over 4 MiB), so a burst of large publishes cannot wedge the cursor.
+PAGE_PAYLOAD_BYTES = 1024 * 1024
+# PostgreSQL hands out ids at insert time, so a long transaction can commit a row with
+# an id below a cursor the broker already passed: rows this recent are sent again,
+# with their ids, and the plugin applies each id once.
+TRAILING_WINDOW = timedelta(seconds=5)
+
+_LIST_OF_KIND = {
+    BrokerCommand.Kind.KICK: "kick",
+    BrokerCommand.Kind.KICK_PREFIX: "kick_prefixes",
+    BrokerCommand.Kind.PUBLISH: "publish",
+}
 
 
-def pending_commands(broker: str, after: int | None) -> dict:
+def pending_commands(broker: str, after: int | None, limit: int = COMMANDS_PER_POLL) -> dict:
     """What `broker` must do since command `after`, in the shape the plugin reads.
 
     Without `after` (a broker starting) only the cursor: what came before concerned
     connections the broker does not have. The cursor is the newest row seen, also
-    rows addressed to other brokers, so they are not read again.
+    rows addressed to other brokers, so they are not read again. "kick",
+    "kick_prefixes" and "publish" list the rows past the cursor; "commands" lists
+    those and the trailing window's rows at or below it, each with its id.
     """
-    answer: dict = {"cursor": after or 0, "kick": [], "kick_prefixes": [], "publish": []}
+    answer: dict = {"cursor": after or 0, "kick": [], "kick_prefixes": [], "publish": [], "commands": []}
     if after is None:
         answer["cursor"] = _newest_command_id()
         return answer
-    rows = list(
-        BrokerCommand.objects.filter(id__gt=after)
+    limit = max(1, min(limit, COMMANDS_PER_POLL))
+    columns = ("id", "kind", "target", "broker_id", "payload")
+    late = list(
+        BrokerCommand.objects.filter(id__lte=after, created__gte=timezone.now() - TRAILING_WINDOW)
         .order_by("id")
-        .values_list("id", "kind", "target", "broker_id", "payload")[:COMMANDS_PER_POLL]
+        .values_list(*columns)[:limit]
     )
+    rows = list(BrokerCommand.objects.filter(id__gt=after).order_by("id").values_list(*columns)[:limit])
     if not rows:
         # A cursor beyond the newest row means the table was emptied (a new database):
         # start again from its newest row rather than wait for ids to catch up.
         answer["cursor"] = min(after, _newest_command_id())
-        return answer
-    for _, kind, target, broker_id, payload in rows:
+    budget = PAGE_PAYLOAD_BYTES
+    for pk, kind, target, broker_id, payload in late:
+        budget -= _payload_bytes(payload)
+        if budget < 0:
+            break
+        if broker_id is None or broker_id == broker:
+            answer["commands"].append(_command(pk, kind, target, payload))
+    for index, (pk, kind, target, broker_id, payload) in enumerate(rows):
+        budget -= _payload_bytes(payload)
+        # The first new row always goes, so the cursor moves even behind a full window.
+        if index > 0 and budget < 0:
+            break
+        answer["cursor"] = pk
         if broker_id is not None and broker_id != broker:
             continue
-        if kind == BrokerCommand.Kind.KICK:
-            answer["kick"].append(target)
-        elif kind == BrokerCommand.Kind.KICK_PREFIX:
-            answer["kick_prefixes"].append(target)
-        elif kind == BrokerCommand.Kind.PUBLISH:
-            answer["publish"].append(payload)
-    answer["cursor"] = rows[-1][0]
+        answer[_LIST_OF_KIND[kind]].append(payload if kind == BrokerCommand.Kind.PUBLISH else target)
+        answer["commands"].append(_command(pk, kind, target, payload))
     return answer
+
+
+def _payload_bytes(payload: dict) -> int:
+    return len(payload.get("payload_base64", "")) + len(payload.get("topic", ""))
+
+
+def _command(pk: int, kind: str, target: str, payload: dict) -> dict:
+    if kind == BrokerCommand.Kind.PUBLISH:
+        return {"id": pk, "kind": kind, **payload}
+    return {"id": pk, "kind": kind, "target": target}
 
 
 def _newest_command_id() -> int:

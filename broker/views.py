@@ -32,6 +32,7 @@ METHOD_NOT_ALLOWED = "Use {method} for this endpoint."
 BODY_TOO_LARGE = "The request body is too large."
 BROKER_REQUIRED = 'The query parameter "broker" (the broker id) is required.'
 CURSOR_NOT_NUMBER = 'The query parameter "after" must be a command id (a whole number).'
+LIMIT_NOT_NUMBER = 'The query parameter "limit" must be a whole number of commands.'
 MAX_CURSOR_DIGITS = 18  # a 64-bit id
 
 
@@ -135,4 +136,10 @@ def commands(request: HttpRequest) -> JsonResponse:
     after = request.GET.get("after")
     if after is not None and not (after.isascii() and after.isdigit() and len(after) <= MAX_CURSOR_DIGITS):
         return _error(CURSOR_NOT_NUMBER, 400)
-    return JsonResponse(selectors.pending_commands(broker, int(after) if after is not None else None))
+    # The plugin asks for smaller pages after an answer too large for it.
+    limit = request.GET.get("limit", str(selectors.COMMANDS_PER_POLL))
+    if not (limit.isascii() and limit.isdigit() and len(limit) <= MAX_CURSOR_DIGITS):
+        return _error(LIMIT_NOT_NUMBER, 400)
+    return JsonResponse(
+        selectors.pending_commands(broker, int(after) if after is not None else None, int(limit))
+    )

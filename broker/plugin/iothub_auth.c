@@ -54,6 +54,13 @@
 #define MAX_RESPONSE_BYTES (4L * 1024 * 1024)
 /* Events waiting while the console is unreachable are capped so memory stays bounded. */
 #define MAX_PENDING_EVENTS 100000
+/* The console refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE; a batch of this many
+ * events stays far below it, and the rest waits, in order, for the next round. */
+#define EVENTS_PER_POST 1000
+#define COMMANDS_PER_POLL 1000
+/* The console sends again the commands of its last 5 s (a lower id can commit late);
+ * ids applied are remembered longer than that, so each is applied once. */
+#define REMEMBER_APPLIED_MS 30000LL
 
 /* ---- One connected client and the ACL the console returned for it ---- */
 
@@ -95,6 +102,18 @@ struct action {
 struct buffer {
 	char *data;
 	size_t length;
+	bool too_large;
+};
+
+/* Command ids already applied, oldest first in a ring that grows when every id in it
+ * is still younger than REMEMBER_APPLIED_MS (background thread only). */
+struct applied_ids {
+	long long *ids;
+	long long *at_ms;
+	size_t capacity;
+	size_t start;
+	size_t count;
+	long long highest;
 };
 
 struct plugin_state {
@@ -115,6 +134,7 @@ struct plugin_state {
 	long long start_cursor;
 	bool commands_ready;
 	cJSON *pending_events;
+	int pending_count; /* items in pending_events: cJSON_GetArraySize walks the list */
 	struct action *actions_head;
 	struct action *actions_tail;
 };
@@ -144,6 +164,7 @@ static size_t collect_response(char *data, size_t size, size_t count, void *user
 	struct buffer *buffer = userdata;
 	size_t length = size * count;
 	if (buffer->length + length > (size_t)MAX_RESPONSE_BYTES) {
+		buffer->too_large = true;
 		return 0; /* curl then fails the request: an oversized answer is not trusted */
 	}
 	char *grown = realloc(buffer->data, buffer->length + length + 1);
@@ -195,10 +216,11 @@ static void log_request(bool main_thread, bool failed, const char *url, const ch
 	background_failing = failed;
 }
 
-/* POST `body` (or GET when NULL) and parse the JSON answer; NULL unless the status is 200. */
-static cJSON *request_json(CURL *curl, const char *url, const char *body, bool main_thread)
+/* POST `body` (or GET when NULL) and parse the JSON answer; NULL unless the status is 200.
+ * `too_large` (when not NULL) says whether the answer went over MAX_RESPONSE_BYTES. */
+static cJSON *request_json(CURL *curl, const char *url, const char *body, bool main_thread, bool *too_large)
 {
-	struct buffer response = {NULL, 0};
+	struct buffer response = {NULL, 0, false};
 	long status = 0;
 	cJSON *parsed = NULL;
 	char what[64];
@@ -222,6 +244,9 @@ static cJSON *request_json(CURL *curl, const char *url, const char *body, bool m
 		log_request(main_thread, parsed == NULL, url, what);
 	}
 	free(response.data);
+	if (too_large != NULL) {
+		*too_large = response.too_large;
+	}
 	return parsed;
 }
 
@@ -359,8 +384,9 @@ static void remove_entry(struct client_entry *entry)
 static void queue_event(cJSON *event)
 {
 	pthread_mutex_lock(&state->lock);
-	if (cJSON_GetArraySize(state->pending_events) < MAX_PENDING_EVENTS) {
+	if (state->pending_count < MAX_PENDING_EVENTS) {
 		cJSON_AddItemToArray(state->pending_events, event);
+		state->pending_count++;
 		event = NULL;
 	}
 	pthread_mutex_unlock(&state->lock);
@@ -527,7 +553,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	free(pem);
 
 	char *url = endpoint("/broker/v1/authenticate");
-	cJSON *answer = text != NULL && url != NULL ? request_json(state->auth_curl, url, text, true) : NULL;
+	cJSON *answer = text != NULL && url != NULL ? request_json(state->auth_curl, url, text, true, NULL) : NULL;
 	free(text);
 	free(url);
 	if (answer == NULL) {
@@ -699,17 +725,22 @@ static struct action *new_action(enum action_kind kind, const char *text)
 	return action;
 }
 
+static void queue_string(const cJSON *item, enum action_kind kind)
+{
+	if (cJSON_IsString(item)) {
+		struct action *action = new_action(kind, item->valuestring);
+		if (action != NULL) {
+			queue_action(action);
+		}
+	}
+}
+
 static void queue_strings(const cJSON *list, enum action_kind kind)
 {
 	const cJSON *item;
 	cJSON_ArrayForEach(item, list)
 	{
-		if (cJSON_IsString(item)) {
-			struct action *action = new_action(kind, item->valuestring);
-			if (action != NULL) {
-				queue_action(action);
-			}
-		}
+		queue_string(item, kind);
 	}
 }
 
@@ -737,106 +768,255 @@ static bool decode_base64(const char *text, unsigned char **bytes, int *length)
 	return true;
 }
 
+static void queue_publish(const cJSON *item)
+{
+	const cJSON *topic = cJSON_GetObjectItemCaseSensitive(item, "topic");
+	const cJSON *payload = cJSON_GetObjectItemCaseSensitive(item, "payload_base64");
+	const cJSON *qos = cJSON_GetObjectItemCaseSensitive(item, "qos");
+	const cJSON *retain = cJSON_GetObjectItemCaseSensitive(item, "retain");
+	if (!cJSON_IsString(topic) || !cJSON_IsString(payload)) {
+		return;
+	}
+	struct action *action = new_action(ACTION_PUBLISH, topic->valuestring);
+	if (action == NULL) {
+		return;
+	}
+	if (!decode_base64(payload->valuestring, &action->payload, &action->payload_length)) {
+		free_action(action);
+		return;
+	}
+	action->qos = cJSON_IsNumber(qos) && qos->valueint == 1 ? 1 : 0;
+	action->retain = cJSON_IsTrue(retain);
+	queue_action(action);
+}
+
 static void queue_publishes(const cJSON *list)
 {
 	const cJSON *item;
 	cJSON_ArrayForEach(item, list)
 	{
-		const cJSON *topic = cJSON_GetObjectItemCaseSensitive(item, "topic");
-		const cJSON *payload = cJSON_GetObjectItemCaseSensitive(item, "payload_base64");
-		const cJSON *qos = cJSON_GetObjectItemCaseSensitive(item, "qos");
-		const cJSON *retain = cJSON_GetObjectItemCaseSensitive(item, "retain");
-		if (!cJSON_IsString(topic) || !cJSON_IsString(payload)) {
-			continue;
-		}
-		struct action *action = new_action(ACTION_PUBLISH, topic->valuestring);
-		if (action == NULL) {
-			continue;
-		}
-		if (!decode_base64(payload->valuestring, &action->payload, &action->payload_length)) {
-			free_action(action);
-			continue;
-		}
-		action->qos = cJSON_IsNumber(qos) && qos->valueint == 1 ? 1 : 0;
-		action->retain = cJSON_IsTrue(retain);
-		queue_action(action);
+		queue_publish(item);
 	}
 }
 
-/* Returns the new cursor; `cursor` < 0 asks for the newest one (start-up). */
-static long long poll_commands(CURL *curl, long long cursor, bool main_thread)
+static bool already_applied(const struct applied_ids *applied, long long id)
+{
+	if (id > applied->highest) {
+		return false;
+	}
+	/* Newest first: the ids sent again are the recent ones. */
+	for (size_t i = applied->count; i > 0; i--) {
+		if (applied->ids[(applied->start + i - 1) % applied->capacity] == id) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* False when out of memory: the command is then left for the console's next answer. */
+static bool remember_applied(struct applied_ids *applied, long long id)
+{
+	long long now = now_ms();
+	while (applied->count > 0 && now - applied->at_ms[applied->start] > REMEMBER_APPLIED_MS) {
+		applied->start = (applied->start + 1) % applied->capacity;
+		applied->count--;
+	}
+	if (applied->count == applied->capacity) {
+		size_t capacity = applied->capacity > 0 ? applied->capacity * 2 : 4096;
+		long long *ids = malloc(capacity * sizeof(*ids));
+		long long *at_ms = malloc(capacity * sizeof(*at_ms));
+		if (ids == NULL || at_ms == NULL) {
+			free(ids);
+			free(at_ms);
+			return false;
+		}
+		for (size_t i = 0; i < applied->count; i++) {
+			size_t from = (applied->start + i) % applied->capacity;
+			ids[i] = applied->ids[from];
+			at_ms[i] = applied->at_ms[from];
+		}
+		free(applied->ids);
+		free(applied->at_ms);
+		applied->ids = ids;
+		applied->at_ms = at_ms;
+		applied->capacity = capacity;
+		applied->start = 0;
+	}
+	size_t slot = (applied->start + applied->count) % applied->capacity;
+	applied->ids[slot] = id;
+	applied->at_ms[slot] = now;
+	applied->count++;
+	if (id > applied->highest) {
+		applied->highest = id;
+	}
+	return true;
+}
+
+/* The per-item form: each command once, however often the console sends it. Publishes
+ * at or below the start-up cursor were addressed to the clients of a previous run. */
+static void queue_commands(const cJSON *list, struct applied_ids *applied, long long start_cursor)
+{
+	const cJSON *item;
+	cJSON_ArrayForEach(item, list)
+	{
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "id");
+		const cJSON *kind = cJSON_GetObjectItemCaseSensitive(item, "kind");
+		if (!cJSON_IsNumber(id) || !cJSON_IsString(kind)) {
+			continue;
+		}
+		long long number = (long long)id->valuedouble;
+		bool publish = strcmp(kind->valuestring, "publish") == 0;
+		if ((publish && number <= start_cursor) || already_applied(applied, number) ||
+				!remember_applied(applied, number)) {
+			continue;
+		}
+		if (publish) {
+			queue_publish(item);
+		} else if (strcmp(kind->valuestring, "kick") == 0) {
+			queue_string(cJSON_GetObjectItemCaseSensitive(item, "target"), ACTION_KICK);
+		} else if (strcmp(kind->valuestring, "kick_prefix") == 0) {
+			queue_string(cJSON_GetObjectItemCaseSensitive(item, "target"), ACTION_KICK_PREFIX);
+		}
+	}
+}
+
+/* How the background thread reads commands: where it is and what it has applied. */
+struct command_reader {
+	long long cursor; /* < 0 until the start-up cursor is known */
+	long long start_cursor;
+	int limit; /* rows a page may hold; halved after an answer over MAX_RESPONSE_BYTES */
+	struct applied_ids applied;
+};
+
+static char *commands_url(CURL *curl, long long cursor, int limit)
 {
 	char *escaped = curl_easy_escape(curl, state->broker_id, 0);
 	if (escaped == NULL) {
-		return cursor;
+		return NULL;
 	}
-	size_t length = strlen(state->console_url) + strlen(escaped) + 80;
+	size_t length = strlen(state->console_url) + strlen(escaped) + 100;
 	char *url = malloc(length);
-	if (url == NULL) {
-		curl_free(escaped);
-		return cursor;
-	}
-	if (cursor < 0) {
+	if (url != NULL && cursor < 0) {
 		snprintf(url, length, "%s/broker/v1/commands?broker=%s", state->console_url, escaped);
-	} else {
-		snprintf(url, length, "%s/broker/v1/commands?broker=%s&after=%lld", state->console_url, escaped, cursor);
+	} else if (url != NULL) {
+		snprintf(url, length, "%s/broker/v1/commands?broker=%s&after=%lld&limit=%d", state->console_url, escaped,
+				cursor, limit);
 	}
 	curl_free(escaped);
-	cJSON *answer = request_json(curl, url, NULL, main_thread);
+	return url;
+}
+
+/* The newest command id (start-up, main thread), or -1 when the console did not answer. */
+static long long start_up_cursor(CURL *curl)
+{
+	char *url = commands_url(curl, -1, 0);
+	cJSON *answer = url != NULL ? request_json(curl, url, NULL, true, NULL) : NULL;
 	free(url);
-	if (answer == NULL) {
-		return cursor;
-	}
 	const cJSON *next = cJSON_GetObjectItemCaseSensitive(answer, "cursor");
-	if (cJSON_IsNumber(next)) {
-		if (cursor >= 0) {
-			queue_strings(cJSON_GetObjectItemCaseSensitive(answer, "kick"), ACTION_KICK);
-			queue_strings(cJSON_GetObjectItemCaseSensitive(answer, "kick_prefixes"), ACTION_KICK_PREFIX);
-			queue_publishes(cJSON_GetObjectItemCaseSensitive(answer, "publish"));
-		}
-		cursor = (long long)next->valuedouble;
-	}
+	long long cursor = cJSON_IsNumber(next) ? (long long)next->valuedouble : -1;
 	cJSON_Delete(answer);
 	return cursor;
 }
 
-/* Sends what is queued; a batch the console did not take is kept, in order, for the next round. */
-static void send_events(CURL *curl, char *url)
+static void poll_commands(CURL *curl, struct command_reader *reader)
 {
-	pthread_mutex_lock(&state->lock);
-	cJSON *events = state->pending_events;
-	state->pending_events = cJSON_CreateArray();
-	pthread_mutex_unlock(&state->lock);
-	if (cJSON_GetArraySize(events) == 0) {
-		cJSON_Delete(events);
+	char *url = commands_url(curl, reader->cursor, reader->limit);
+	if (url == NULL) {
 		return;
+	}
+	bool too_large = false;
+	cJSON *answer = request_json(curl, url, NULL, false, &too_large);
+	free(url);
+	if (too_large) {
+		/* Smaller pages until one fits: a cursor stuck behind a page too large for the
+		 * plugin would hold back every later revocation. */
+		if (reader->limit == COMMANDS_PER_POLL) {
+			fprintf(stderr, "iothub_auth: a commands page went over %ld bytes; asking for fewer rows until they fit\n",
+					MAX_RESPONSE_BYTES);
+		}
+		reader->limit = reader->limit > 1 ? reader->limit / 2 : 1;
+	}
+	if (answer == NULL) {
+		return;
+	}
+	if (reader->limit < COMMANDS_PER_POLL) {
+		reader->limit = reader->limit * 2 < COMMANDS_PER_POLL ? reader->limit * 2 : COMMANDS_PER_POLL;
+	}
+	const cJSON *next = cJSON_GetObjectItemCaseSensitive(answer, "cursor");
+	if (cJSON_IsNumber(next)) {
+		if (reader->cursor >= 0) {
+			const cJSON *commands = cJSON_GetObjectItemCaseSensitive(answer, "commands");
+			if (cJSON_IsArray(commands)) {
+				queue_commands(commands, &reader->applied, reader->start_cursor);
+			} else {
+				queue_strings(cJSON_GetObjectItemCaseSensitive(answer, "kick"), ACTION_KICK);
+				queue_strings(cJSON_GetObjectItemCaseSensitive(answer, "kick_prefixes"), ACTION_KICK_PREFIX);
+				queue_publishes(cJSON_GetObjectItemCaseSensitive(answer, "publish"));
+			}
+		} else {
+			reader->start_cursor = (long long)next->valuedouble;
+		}
+		reader->cursor = (long long)next->valuedouble;
+	}
+	cJSON_Delete(answer);
+}
+
+/* Sends the oldest queued events, at most EVENTS_PER_POST; a batch the console did not
+ * take goes back in front, in order, for the next round. True when more are waiting. */
+static bool send_events(CURL *curl, char *url)
+{
+	cJSON *events = cJSON_CreateArray();
+	if (events == NULL) {
+		return false;
+	}
+	int taken = 0;
+	pthread_mutex_lock(&state->lock);
+	cJSON *item;
+	while (taken < EVENTS_PER_POST && (item = cJSON_DetachItemFromArray(state->pending_events, 0)) != NULL) {
+		cJSON_AddItemToArray(events, item);
+		taken++;
+	}
+	state->pending_count -= taken;
+	pthread_mutex_unlock(&state->lock);
+	if (taken == 0) {
+		cJSON_Delete(events);
+		return false;
 	}
 	cJSON *body = cJSON_CreateObject();
 	cJSON_AddStringToObject(body, "broker", state->broker_id);
 	cJSON_AddItemToObject(body, "events", events);
 	char *text = cJSON_PrintUnformatted(body);
-	cJSON *answer = text != NULL ? request_json(curl, url, text, false) : NULL;
+	cJSON *answer = text != NULL ? request_json(curl, url, text, false, NULL) : NULL;
 	free(text);
 	if (answer != NULL) {
 		cJSON_Delete(answer);
 		cJSON_Delete(body);
-		return;
+		pthread_mutex_lock(&state->lock);
+		bool more = state->pending_count > 0;
+		pthread_mutex_unlock(&state->lock);
+		return more;
 	}
 	cJSON_DetachItemViaPointer(body, events);
 	cJSON_Delete(body);
 	pthread_mutex_lock(&state->lock);
-	cJSON *newer = state->pending_events;
-	cJSON *item;
-	while ((item = cJSON_DetachItemFromArray(newer, 0)) != NULL) {
-		if (cJSON_GetArraySize(events) < MAX_PENDING_EVENTS) {
-			cJSON_AddItemToArray(events, item);
+	/* Last first, each to the front: the batch ends up ahead of newer events, in order. */
+	while (events->child != NULL) {
+		item = cJSON_DetachItemViaPointer(events, events->child->prev);
+		if (state->pending_count == 0) {
+			cJSON_AddItemToArray(state->pending_events, item);
 		} else {
-			cJSON_Delete(item);
+			cJSON_InsertItemInArray(state->pending_events, 0, item);
 		}
+		state->pending_count++;
 	}
-	cJSON_Delete(newer);
-	state->pending_events = events;
+	/* Over the cap, the newest go. */
+	while (state->pending_count > MAX_PENDING_EVENTS) {
+		cJSON_Delete(cJSON_DetachItemViaPointer(state->pending_events, state->pending_events->child->prev));
+		state->pending_count--;
+	}
 	pthread_mutex_unlock(&state->lock);
+	cJSON_Delete(events);
+	return false;
 }
 
 static void *background(void *argument)
@@ -844,8 +1024,9 @@ static void *background(void *argument)
 	(void)argument;
 	CURL *curl = new_curl();
 	char *events_url = endpoint("/broker/v1/events");
+	struct command_reader reader = {.limit = COMMANDS_PER_POLL};
 	pthread_mutex_lock(&state->lock);
-	long long cursor = state->start_cursor;
+	reader.cursor = reader.start_cursor = state->start_cursor;
 	pthread_mutex_unlock(&state->lock);
 	if (curl == NULL || events_url == NULL) {
 		fprintf(stderr, "iothub_auth: cannot start the console link (out of memory)\n");
@@ -856,10 +1037,10 @@ static void *background(void *argument)
 	pthread_mutex_lock(&state->lock);
 	while (!state->stopping) {
 		pthread_mutex_unlock(&state->lock);
-		send_events(curl, events_url);
-		bool was_ready = cursor >= 0;
-		cursor = poll_commands(curl, cursor, false);
-		if (!was_ready && cursor >= 0) {
+		bool more_events = send_events(curl, events_url);
+		bool was_ready = reader.cursor >= 0;
+		poll_commands(curl, &reader);
+		if (!was_ready && reader.cursor >= 0) {
 			pthread_mutex_lock(&state->lock);
 			state->commands_ready = true;
 			pthread_mutex_unlock(&state->lock);
@@ -871,12 +1052,18 @@ static void *background(void *argument)
 		until.tv_sec += until.tv_nsec / 1000000000L;
 		until.tv_nsec %= 1000000000L;
 		pthread_mutex_lock(&state->lock);
-		if (!state->stopping) {
+		/* A backlog (after a console outage) goes out batch after batch, a commands poll
+		 * between each. */
+		if (!state->stopping && !more_events) {
 			pthread_cond_timedwait(&state->wake, &state->lock, &until);
 		}
 	}
 	pthread_mutex_unlock(&state->lock);
-	send_events(curl, events_url); /* the disconnects of a broker shutting down */
+	while (send_events(curl, events_url)) {
+		/* the disconnects of a broker shutting down */
+	}
+	free(reader.applied.ids);
+	free(reader.applied.at_ms);
 	curl_easy_cleanup(curl);
 	free(events_url);
 	return NULL;
@@ -1035,10 +1222,11 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 
 	/* Asked here, before the first client can connect; if the console is not there yet,
 	 * the background thread keeps asking and clients are refused meanwhile. */
-	state->start_cursor = poll_commands(state->auth_curl, -1, true);
+	state->start_cursor = start_up_cursor(state->auth_curl);
 	state->commands_ready = state->start_cursor >= 0;
 	/* Devices the console still shows online on this broker lost their connection. */
 	cJSON_AddItemToArray(state->pending_events, new_event("broker.started", NULL));
+	state->pending_count = 1;
 	if (pthread_create(&state->thread, NULL, background, NULL) != 0) {
 		free_state();
 		return MOSQ_ERR_UNKNOWN;

@@ -1,11 +1,13 @@
 """GET /broker/v1/commands: what brokers must do since their cursor (kick, kick by prefix, publish)."""
 
+import base64
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from broker import selectors
 from broker.models import BrokerCommand
 from broker.receivers import COMMAND_LIFETIME
 from products import services
@@ -29,11 +31,11 @@ def test_start_up_poll_returns_only_the_newest_cursor(client, user):
     services.set_devices_enabled(product=device.product, names=[device.name], enabled=False)
     newest = BrokerCommand.objects.latest("id").id
 
-    assert poll(client) == {"cursor": newest, "kick": [], "kick_prefixes": [], "publish": []}
+    assert poll(client) == {"cursor": newest, "kick": [], "kick_prefixes": [], "publish": [], "commands": []}
 
 
 def test_empty_table_start_up_cursor_is_zero(client):
-    assert poll(client) == {"cursor": 0, "kick": [], "kick_prefixes": [], "publish": []}
+    assert poll(client) == {"cursor": 0, "kick": [], "kick_prefixes": [], "publish": [], "commands": []}
 
 
 def test_disabling_a_device_kicks_its_client(client, user):
@@ -123,13 +125,21 @@ def test_publish_commands_go_only_to_their_broker(client):
 
     mine, theirs = poll(client, cursor), poll(client, cursor, broker="other:8883")
 
-    assert mine == {"cursor": newest, "kick": [], "kick_prefixes": [], "publish": [message]}
+    assert mine == {
+        "cursor": newest,
+        "kick": [],
+        "kick_prefixes": [],
+        "publish": [message],
+        "commands": [{"id": newest - 1, "kind": "publish", **message}],
+    }
     assert theirs["publish"] == [message]
+    assert theirs["commands"] == [{"id": newest, "kind": "publish", **message}]
     assert poll(client, cursor, broker="third:8883") == {
         "cursor": newest,
         "kick": [],
         "kick_prefixes": [],
         "publish": [],
+        "commands": [],
     }
 
 
@@ -159,6 +169,125 @@ def test_commands_older_than_their_lifetime_are_pruned(client, user):
     ]
 
 
+def test_every_command_comes_with_its_id(client, user):
+    device = platform_device(user)
+    cursor = poll(client)["cursor"]
+
+    services.set_devices_enabled(product=device.product, names=[device.name], enabled=False)
+
+    kick = BrokerCommand.objects.get(id__gt=cursor)
+    assert poll(client, cursor)["commands"] == [{"id": kick.id, "kind": "kick", "target": device.client_id}]
+
+
+def test_a_command_committed_late_below_the_cursor_is_still_delivered(client):
+    # A long transaction took its id first and committed after the broker moved past it.
+    late_id = BrokerCommand.objects.create(kind=BrokerCommand.Kind.KICK, target="ABCDEFGHIJlate").id
+    BrokerCommand.objects.filter(id=late_id).delete()
+    BrokerCommand.objects.create(kind=BrokerCommand.Kind.KICK, target="ABCDEFGHIJsoon")
+    cursor = poll(client, late_id - 1)["cursor"]
+
+    BrokerCommand.objects.create(id=late_id, kind=BrokerCommand.Kind.KICK, target="ABCDEFGHIJlate")
+
+    answer = poll(client, cursor)
+    assert answer["cursor"] == cursor
+    assert answer["kick"] == []
+    assert {"id": late_id, "kind": "kick", "target": "ABCDEFGHIJlate"} in answer["commands"]
+    assert BrokerCommand.objects.filter(id=late_id, target="ABCDEFGHIJlate").exists()
+
+
+def test_commands_older_than_the_trailing_window_are_not_sent_again(client):
+    old = BrokerCommand.objects.create(
+        kind=BrokerCommand.Kind.KICK,
+        target="ABCDEFGHIJold",
+        created=timezone.now() - selectors.TRAILING_WINDOW - timedelta(seconds=1),
+    )
+    recent = BrokerCommand.objects.create(kind=BrokerCommand.Kind.KICK, target="ABCDEFGHIJnew")
+
+    answer = poll(client, recent.id)
+
+    assert answer["commands"] == [{"id": recent.id, "kind": "kick", "target": "ABCDEFGHIJnew"}]
+    assert old.id not in [command["id"] for command in answer["commands"]]
+
+
+def test_late_commands_for_another_broker_are_not_sent_again(client):
+    other = BrokerCommand.objects.create(
+        kind=BrokerCommand.Kind.KICK, target="ABCDEFGHIJdev", broker_id="b:1"
+    )
+
+    assert poll(client, other.id)["commands"] == []
+
+
+def full_size_message(number: int) -> dict:
+    payload = base64.b64encode(bytes([number]) * 48_000).decode()
+    return {"topic": f"ABCDEFGHIJdev/{number}", "payload_base64": payload, "qos": 0, "retain": False}
+
+
+def test_a_burst_of_large_publishes_is_paged_by_bytes_and_the_kick_behind_it_arrives(client):
+    cursor = poll(client)["cursor"]
+    messages = [full_size_message(number) for number in range(100)]
+    BrokerCommand.objects.bulk_create(
+        BrokerCommand(
+            kind=BrokerCommand.Kind.PUBLISH, target="ABCDEFGHIJdev", broker_id=BROKER, payload=message
+        )
+        for message in messages
+    )
+    kick = BrokerCommand.objects.create(kind=BrokerCommand.Kind.KICK, target="ABCDEFGHIJdev")
+
+    published, kicked, pages = [], [], 0
+    while cursor < kick.id:
+        response = client.get(
+            "/broker/v1/commands",
+            {"broker": BROKER, "after": cursor},
+            HTTP_AUTHORIZATION=f"Bearer {settings.IOTHUB_BROKER_TOKEN}",
+        )
+        assert response.status_code == 200
+        assert len(response.content) < 2 * selectors.PAGE_PAYLOAD_BYTES
+        answer = response.json()
+        assert answer["cursor"] > cursor
+        new = [command for command in answer["commands"] if command["id"] > cursor]
+        assert [command["id"] for command in new][-1] == answer["cursor"]
+        published += answer["publish"]
+        kicked += answer["kick"]
+        cursor, pages = answer["cursor"], pages + 1
+
+    assert published == messages
+    assert kicked == ["ABCDEFGHIJdev"]
+    assert pages >= 5
+
+
+def test_the_window_resent_does_not_stop_the_cursor(client):
+    BrokerCommand.objects.bulk_create(
+        BrokerCommand(
+            kind=BrokerCommand.Kind.PUBLISH,
+            target="ABCDEFGHIJdev",
+            broker_id=BROKER,
+            payload=full_size_message(n),
+        )
+        for n in range(30)
+    )
+    behind = BrokerCommand.objects.latest("id").id
+    kick = BrokerCommand.objects.create(kind=BrokerCommand.Kind.KICK, target="ABCDEFGHIJdev")
+
+    answer = poll(client, behind)
+
+    assert answer["cursor"] == kick.id
+    assert answer["kick"] == ["ABCDEFGHIJdev"]
+
+
+def test_a_smaller_page_limit_is_honoured(client):
+    first = BrokerCommand.objects.create(kind=BrokerCommand.Kind.KICK, target="ABCDEFGHIJone")
+    BrokerCommand.objects.create(kind=BrokerCommand.Kind.KICK, target="ABCDEFGHIJtwo")
+    response = client.get(
+        "/broker/v1/commands",
+        {"broker": BROKER, "after": first.id - 1, "limit": 1},
+        HTTP_AUTHORIZATION=f"Bearer {settings.IOTHUB_BROKER_TOKEN}",
+    )
+
+    assert response.status_code == 200
+    assert response.json()["kick"] == ["ABCDEFGHIJone"]
+    assert response.json()["cursor"] == first.id
+
+
 @pytest.mark.parametrize(
     "query",
     [
@@ -167,6 +296,8 @@ def test_commands_older_than_their_lifetime_are_pruned(client, user):
         {"broker": BROKER, "after": "x"},
         {"broker": BROKER, "after": "-1"},
         {"broker": BROKER, "after": "9" * 19},
+        {"broker": BROKER, "after": "1", "limit": "-1"},
+        {"broker": BROKER, "after": "1", "limit": "many"},
     ],
 )
 def test_malformed_poll_is_a_400(client, query):

@@ -55,3 +55,21 @@ def test_published_message_goes_only_to_the_broker_holding_the_device(start_brok
     publish_message(device=device.device, topic=f"{device.topic_prefix}cmd", payload=b"blink")
     assert listener.wait_for_messages(1, timeout=TIMEOUT) == [(f"{device.topic_prefix}cmd", b"blink")]
     listener.close()
+
+
+def test_a_published_message_is_delivered_once_though_the_console_sends_it_again(broker, user):
+    # The console sends its last seconds of commands on every poll (ids can commit late);
+    # a second message arriving proves polls went on, and the first came only once.
+    device = key_device(key_product(user), "valve")
+    client = connect_key(broker, device)
+    assert client.connected
+    topic = f"{device.product.product_id}/valve/set"
+    assert client.subscribe(f"{device.product.product_id}/valve/#") == [1]
+    device = wait_until_online(device)
+
+    publish_message(device=device, topic=topic, payload=b"open", qos=1)
+    assert client.wait_for_messages(1, timeout=TIMEOUT) == [(topic, b"open")]
+    publish_message(device=device, topic=topic, payload=b"close", qos=1)
+
+    assert client.wait_for_messages(2, timeout=TIMEOUT) == [(topic, b"open"), (topic, b"close")]
+    client.close()
