@@ -12,6 +12,8 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.http import RFC3986_SUBDELIMS
 
+from iothub_console.paging import id_key
+
 from .models import AuditEntry
 
 CSV_HEADER = (
@@ -68,7 +70,8 @@ def entries_for(account: User, filters: EntryFilter) -> QuerySet[AuditEntry]:
         entries = entries.filter(action=filters.action)
     if filters.since:
         entries = entries.filter(time__gte=_start_of(filters.since))
-    if filters.until:
+    if filters.until and filters.until < date.max:
+        # The last day a date holds has no day after it; every entry is before its end.
         entries = entries.filter(time__lt=_start_of(filters.until + timedelta(days=1)))
     return entries.order_by("-id")
 
@@ -87,11 +90,6 @@ LIST_FIELDS = (
 )
 
 
-def _key(value: str | None) -> int | None:
-    """A page key from the query string; anything but a plausible id means the first page."""
-    return int(value) if value and value.isdigit() and len(value) <= 18 else None
-
-
 def entry_page(
     *,
     account: User,
@@ -103,7 +101,7 @@ def entry_page(
     # Plain rows, not model instances: a page is read-only, and building models for it
     # cost more than the index range that found them.
     entries = entries_for(account, filters).values(*LIST_FIELDS)
-    older_key, newer_key = _key(older_than), _key(newer_than)
+    older_key, newer_key = id_key(older_than), id_key(newer_than)
     if newer_key is not None:
         rows = list(entries.filter(id__gt=newer_key).order_by("id")[: size + 1])
         more_newer, rows = len(rows) > size, rows[:size][::-1]

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from certificates.models import expiry_status
 from iothub_console.errors import NotFound
+from iothub_console.paging import id_key
 from iothub_console.validators import has_control_characters
 
 from . import platform
@@ -106,11 +107,6 @@ class DevicePage:
     previous_before: str | None  # None on the first page, as next_after is on the last
 
 
-def _id_key(value: str | None) -> str | None:
-    """A page key from the query string; anything but a plausible id means the first page."""
-    return value if value is not None and value.isdigit() and len(value) <= 18 else None
-
-
 def _name_key(value: str | None) -> str | None:
     """A search page's key: a device name; text no name can hold means the first page."""
     return None if value is None or has_control_characters(value) else value
@@ -128,32 +124,34 @@ def device_page(
     # Plain rows, not model instances: a page is read-only, and building 20 models
     # with deferred fields cost more than the index search that found them.
     devices = Device.objects.filter(product=product).values(*DEVICE_LIST_FIELDS)
+    after_key: str | int | None
+    before_key: str | int | None
     if query:
         # A name prefix is a range on the unique (product, name) index, which also
         # gives the order: no scan or sort, whatever the fleet's size.
         key, forward = "name", "name"
-        after, before = _name_key(after), _name_key(before)
+        after_key, before_key = _name_key(after), _name_key(before)
         devices = devices.filter(name__gte=query, name__lt=query + "\U0010ffff")
         counted = devices.order_by()[: SEARCH_COUNT_LIMIT + 1].count()
         total, lower_bound = min(counted, SEARCH_COUNT_LIMIT), counted > SEARCH_COUNT_LIMIT
     else:
         key, forward = "id", "-id"
         total, lower_bound = product.device_count, False
-        after, before = _id_key(after), _id_key(before)
+        after_key, before_key = id_key(after), id_key(before)
     backward = forward[1:] if forward.startswith("-") else f"-{forward}"
     beyond = "lt" if forward.startswith("-") else "gt"
     behind = "gt" if beyond == "lt" else "lt"
-    if before is not None:
-        rows = list(devices.filter(**{f"{key}__{behind}": before}).order_by(backward)[: size + 1])
+    if before_key is not None:
+        rows = list(devices.filter(**{f"{key}__{behind}": before_key}).order_by(backward)[: size + 1])
         more_before, rows, more_after = len(rows) > size, rows[:size][::-1], True
     elif last:
         rows = list(devices.order_by(backward)[:size])[::-1]
         more_before, more_after = total > len(rows) or lower_bound, False
     else:
-        if after is not None:
-            devices = devices.filter(**{f"{key}__{beyond}": after})
+        if after_key is not None:
+            devices = devices.filter(**{f"{key}__{beyond}": after_key})
         rows = list(devices.order_by(forward)[: size + 1])
-        more_after, rows, more_before = len(rows) > size, rows[:size], after is not None
+        more_after, rows, more_before = len(rows) > size, rows[:size], after_key is not None
     now = timezone.now()
     for device in rows:
         device["expiry_status"] = expiry_status(device["certificate_not_after"], now)

@@ -50,6 +50,13 @@ def test_the_export_follows_the_filters(signed_in_client, user):
     assert [row[8] for row in rows[1:]] == ["Product created"]
 
 
+def test_the_export_to_the_last_day_a_date_holds_lists_everything(signed_in_client, user):
+    make_device(make_product(user, "meters"), "m1")
+    rows = export(signed_in_client, "?since=0001-01-01&until=9999-12-31")
+    assert [row[8] for row in rows[1:]] == ["Device added", "Product created"]
+    assert export(signed_in_client, "?since=9999-12-31&until=9999-12-31")[1:] == []
+
+
 def test_formula_prefixes_are_neutralised(signed_in_client, user):
     make_device(make_product(user, "meters"), "-2-3")
     services.record(

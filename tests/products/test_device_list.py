@@ -166,6 +166,19 @@ def test_malformed_page_keys_show_the_first_page(signed_in_client, product, sett
     ]
 
 
+def test_page_keys_of_non_ascii_digits_show_the_first_page(signed_in_client, product, settings):
+    settings.IOTHUB_DEVICES_PER_PAGE = 2
+    add_devices(product, 3)
+
+    # "²" and "٣" pass str.isdigit(); int() refuses the first and reads the second.
+    for direction in ("after", "before"):
+        for key in ("²", "1²", "٣"):
+            response = signed_in_client.get(devices_url(product), {direction: key})
+            assert response.status_code == 200
+            assert names(text(response)) == ["dev_0002", "dev_0001"]
+    assert Device.objects.filter(product=product).count() == 3
+
+
 def test_search_keeps_its_query_across_pages(signed_in_client, product, settings):
     settings.IOTHUB_DEVICES_PER_PAGE = 2
     add_devices(product, 3, prefix="kitchen_")
