@@ -70,7 +70,8 @@ class LinkEvent:
 def load_object(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError is JSON nested too deeply to decode: as malformed as bad syntax.
         raise MalformedRequest(NOT_JSON) from None
     if not isinstance(data, dict):
         raise MalformedRequest(NOT_JSON)

@@ -74,6 +74,26 @@ def test_bodies_that_are_not_json_objects_are_a_400(client, endpoint, body):
     assert response.json() == {"error": protocol.NOT_JSON}
 
 
+def nested(depth: int) -> str:
+    """A JSON value nested deeper than Python's decoder recurses: well-formed, yet undecodable."""
+    return '{"a": [' * depth + "1" + "]}" * depth
+
+
+@pytest.mark.parametrize("endpoint", POST_ENDPOINTS)
+def test_json_nested_too_deeply_is_a_400_and_writes_nothing(client, user, endpoint):
+    device = platform_device(user)
+    event = json.dumps(connected(device.client_id, at(0)))
+    body = f'{{"broker": "{BROKER}", "clientid": "{device.client_id}", "events": [{event}], "pad": {nested(50_000)}}}'
+
+    response = call(client, endpoint, body)
+
+    assert response.status_code == 400
+    assert response.json() == {"error": protocol.NOT_JSON}
+    device.refresh_from_db()
+    assert device.online is False
+    assert BrokerCommand.objects.count() == 0
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
