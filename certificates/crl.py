@@ -45,6 +45,13 @@ CRL_UNKNOWN_SIGNATURE = "The CRL's signature algorithm is not supported; sign it
 CRL_NOT_YET_VALID = "The CRL is not valid until {date} (its thisUpdate); check the CA's clock."
 CRL_EXPIRED = "The CRL expired on {date} (its nextUpdate). Issue a current one: openssl ca -gencrl."
 CRL_MALFORMED = "The CRL's entries or extensions are malformed and cannot be read."
+# RFC 5280 allows CRL numbers of 20 octets; the console stores them as 64-bit integers,
+# and a CA's numbers, counted up one CRL at a time, never come near that.
+MAX_CRL_NUMBER = 2**63 - 1
+CRL_NUMBER_TOO_LARGE = (
+    "The CRL's number ({number}) is larger than the console can hold (at most {limit}). "
+    "Number the CA's CRLs from 1 upwards."
+)
 CRL_OLDER = (
     "This CRL is older than the one the console holds for this CA (CRL number {new} "
     "against {held}). Upload the CA's newest CRL."
@@ -160,6 +167,8 @@ def verify_crl(data: bytes, ca: x509.Certificate, now: datetime) -> CRLInfo:
         entries = tuple(_entry(revoked) for revoked in crl)
     except ValueError:
         raise CertificateError(CRL_MALFORMED) from None
+    if number is not None and number > MAX_CRL_NUMBER:
+        raise CertificateError(CRL_NUMBER_TOO_LARGE.format(number=number, limit=MAX_CRL_NUMBER))
     return CRLInfo(
         number=number,
         this_update=this_update,

@@ -139,6 +139,37 @@ def test_crl_older_than_the_one_held_is_refused_and_changes_nothing(signed_in_cl
     assert connect(client, kept, kept_leaf.pem)["result"] == "allow"
 
 
+@pytest.mark.parametrize("number", [2**63, 2**100, 2**159 - 1])
+def test_crl_number_beyond_64_bits_is_refused_and_changes_nothing(signed_in_client, client, fleet, number):
+    # RFC 5280 allows CRL numbers of 20 octets; the console keeps them as 64-bit integers.
+    ca, (listed, listed_leaf), (kept, kept_leaf) = fleet
+    ca_certificate = listed.product.ca_certificate
+    post_crl(
+        signed_in_client, ca_certificate, customer_crl(ca, [listed_leaf.certificate.serial_number], number=5)
+    )
+    huge = customer_crl(ca, [kept_leaf.certificate.serial_number], number=number)
+
+    response = post_crl(signed_in_client, ca_certificate, huge)
+
+    assert response.status_code == 200
+    assert_field_error(
+        response, "crl_file", crl.CRL_NUMBER_TOO_LARGE.format(number=number, limit=crl.MAX_CRL_NUMBER)
+    )
+    assert UploadedCRL.objects.get().number == 5
+    assert list(RevokedCertificate.objects.values_list("device__name", flat=True)) == [listed.name]
+    assert connect(client, kept, kept_leaf.pem)["result"] == "allow"
+
+
+def test_crl_number_at_the_64_bit_limit_is_stored(signed_in_client, fleet):
+    ca, (listed, _), _ = fleet
+    ca_certificate = listed.product.ca_certificate
+
+    response = post_crl(signed_in_client, ca_certificate, customer_crl(ca, number=crl.MAX_CRL_NUMBER))
+
+    assert_message(response, "The CRL was stored (0 revoked serial(s)); 0 device(s) were cut off.", "success")
+    assert UploadedCRL.objects.get().number == 2**63 - 1
+
+
 def test_lapsed_crl_is_refused(signed_in_client, fleet):
     ca, (listed, _), _ = fleet
     lapsed = NOW - timedelta(days=1)
