@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from iothub_console.errors import NotFound, ServiceError
+from iothub_console.validators import has_control_characters
 from products.models import Product
 
 from .models import TaskFile
@@ -57,11 +58,15 @@ def create_task_file(*, owner: User, product: Product) -> TaskFile:
 
 
 def upload_url(task_file: TaskFile) -> str:
-    return settings.IOTHUB_CONSOLE_URL + reverse("api:task_file_upload", args=[task_file.name])
+    # The address the API's caller can reach, not the one the brokers ask.
+    return settings.IOTHUB_PUBLIC_URL + reverse("api:task_file_upload", args=[task_file.name])
 
 
 def receive_upload(*, name: str, data: bytes) -> None:
     """Store the PUT body under `name`: one upload, within the hour, within the account's room."""
+    # A name with control characters is no file's (and PostgreSQL refuses NUL in a query).
+    if has_control_characters(name):
+        raise NotFound(FILE_NOT_EXIST_CODE, UNKNOWN_UPLOAD)
     with transaction.atomic():
         task_file = TaskFile.objects.select_for_update().filter(name=name).first()
         if task_file is None:

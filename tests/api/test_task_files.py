@@ -24,7 +24,7 @@ NAMES_CSV = b"DeviceName\r\nsensor_a\r\nsensor_b\r\nsensor_c\r\n"
 
 @pytest.fixture
 def api(live_server, user, settings):
-    settings.IOTHUB_CONSOLE_URL = live_server.url
+    settings.IOTHUB_PUBLIC_URL = live_server.url
     return client_for(live_server, user)
 
 
@@ -164,6 +164,26 @@ def test_an_unknown_upload_address_is_404(live_server):
 
     assert (response.status_code, response.text) == (404, task_files.UNKNOWN_UPLOAD)
     assert not TaskFile.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["%00", "abc%00.csv", "%01names.csv", "%7F"])
+def test_an_upload_address_with_control_characters_is_404(live_server, api, key_product, name):
+    waiting = file_url(api, key_product).FileName
+
+    response = put(f"{live_server.url}/api-keys/task-files/{name}", NAMES_CSV)
+
+    assert (response.status_code, response.text) == (404, task_files.UNKNOWN_UPLOAD)
+    assert TaskFile.objects.get().name == waiting
+    assert TaskFile.objects.get().uploaded_at is None
+
+
+def test_the_upload_address_is_the_public_one_not_the_brokers(live_server, api, key_product, settings):
+    settings.IOTHUB_CONSOLE_URL = "http://127.0.0.1:9"  # where brokers reach the console
+
+    answer = file_url(api, key_product)
+
+    assert answer.Url == f"{live_server.url}/api-keys/task-files/{answer.FileName}"
+    assert (put(answer.Url, NAMES_CSV).status_code, TaskFile.objects.get().size) == (200, len(NAMES_CSV))
 
 
 def test_uploads_beyond_the_accounts_room_are_refused(api, key_product, monkeypatch):
