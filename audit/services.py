@@ -9,12 +9,12 @@ SecretKey or password is ever an argument here.
 from __future__ import annotations
 
 import ipaddress
-import re
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
+from iothub_console.validators import one_line
 from products.models import Device
 
 from .context import current_actor
@@ -34,8 +34,6 @@ BUNDLE_WITH_KEY = "With the private key, which the console then erased."
 BUNDLE_WITH_PSK = "Holds the device's PSK."
 BUNDLE_WITHOUT_KEY = "Without a private key."
 
-# Control characters cannot be stored by PostgreSQL (NUL) and garble a CSV export.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 Action = AuditEntry.Action
 ObjectType = AuditEntry.ObjectType
@@ -43,7 +41,8 @@ Source = AuditEntry.Source
 
 
 def _clean(value: object, length: int) -> str:
-    text = _CONTROL.sub(" ", str(value))
+    # Control characters cannot be stored by PostgreSQL (NUL) and garble a CSV export.
+    text = one_line(str(value), " ")
     return text if len(text) <= length else text[: length - 1] + "…"
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from iothub_console.validators import has_any_control_characters
+
 from . import decisions
 
 MAX_FIELD_CHARS = 64 * 1024  # a certificate PEM is the longest field a broker sends
@@ -37,7 +39,6 @@ EVENT_FIELD = 'Event {index}: the field "{name}" must be a string.'
 EVENT_BROKER = 'Event {index} names no broker: send "broker" with the batch (or "node" with the event).'
 BROKER_ID_INVALID = "A broker id is at most 255 characters, without control characters."
 MAX_BROKER_ID_CHARS = 255
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 # What an IPv4 or IPv6 address (with a zone) is made of; anything else is dropped.
 _NOT_ADDRESS = re.compile(r"[^0-9A-Za-z:.%]")
 
@@ -156,7 +157,7 @@ def _link_event(item: dict[str, Any], index: int, batch_broker: str | None) -> L
         return None
     if not broker:
         raise MalformedRequest(EVENT_BROKER.format(index=index))
-    if len(broker) > MAX_BROKER_ID_CHARS or _CONTROL_CHARACTERS.search(broker):
+    if len(broker) > MAX_BROKER_ID_CHARS or has_any_control_characters(broker):
         raise MalformedRequest(BROKER_ID_INVALID)
     at = _moment(item, index, kind)
     if kind == STARTED:

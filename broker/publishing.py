@@ -8,11 +8,11 @@ addressed to the broker holding the device's connection, which publishes it itse
 from __future__ import annotations
 
 import base64
-import re
 
 from django.db import transaction
 
 from iothub_console.errors import ServiceError
+from iothub_console.validators import has_any_control_characters
 from products.models import Device
 
 from .models import BrokerCommand
@@ -25,7 +25,6 @@ INVALID_VALUE_CODE = "InvalidParameterValue"
 MAX_TOPIC_CHARS = 255
 MAX_PAYLOAD_BYTES = 32 * 1024
 QOS_LEVELS = (0, 1)
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 DEVICE_OFFLINE = (
     'The device "{name}" is not connected, so the message was not sent. '
@@ -54,7 +53,7 @@ def validate_topic(device: Device, topic: str) -> None:
         raise ServiceError(INVALID_TOPIC_CODE, TOPIC_TOO_LONG, TOPIC_FIELD)
     if not topic.startswith(prefix) or len(topic) == len(prefix):
         raise ServiceError(INVALID_TOPIC_CODE, TOPIC_OUTSIDE_PREFIX.format(prefix=prefix), TOPIC_FIELD)
-    if "+" in topic or "#" in topic or _CONTROL_CHARACTERS.search(topic) or "" in topic.split("/"):
+    if "+" in topic or "#" in topic or has_any_control_characters(topic) or "" in topic.split("/"):
         raise ServiceError(INVALID_TOPIC_CODE, TOPIC_INVALID, TOPIC_FIELD)
 
 

@@ -13,7 +13,6 @@ than that connect).
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from datetime import datetime
 
@@ -22,13 +21,13 @@ from django.db.models import Case, F, IntegerField, Value, When
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from iothub_console.validators import one_line
 from products.models import Device, Product
 from products.signals import revoke_access
 
 from . import decisions
 from .protocol import CONNECTED, DISCONNECTED, STARTED, LinkEvent
 
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 STATUS_FIELDS = (
     "online",
     "connected_broker",
@@ -46,7 +45,7 @@ def record_refusal(device_pk: int, reason: str, at: datetime | None = None) -> N
     control characters are replaced, as PostgreSQL refuses NUL in text.
     """
     Device.objects.filter(pk=device_pk).update(
-        last_refused_at=at or timezone.now(), last_refusal_reason=_CONTROL_CHARACTERS.sub("?", reason)[:500]
+        last_refused_at=at or timezone.now(), last_refusal_reason=one_line(reason, "?")[:500]
     )
 
 

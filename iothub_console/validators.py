@@ -39,6 +39,20 @@ def printable(text: str) -> str:
     return _CONTROL_CHARACTER.sub("\ufffd", text)
 
 
+# Text that must stay on one line (a broker's id, a topic, an Audit Log detail): tab and
+# line breaks count as control characters too.
+_ANY_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def has_any_control_characters(value: str) -> bool:
+    return _ANY_CONTROL_CHARACTER.search(value) is not None
+
+
+def one_line(text: str, replacement: str = "\ufffd") -> str:
+    """`text` with every control character, tab and line breaks included, replaced."""
+    return _ANY_CONTROL_CHARACTER.sub(replacement, text)
+
+
 def reject_control_characters(value: str) -> None:
     # PostgreSQL cannot store NUL in text at all; the other control characters would
     # reach pages, CSV files and the broker's configuration.
