@@ -303,7 +303,7 @@ def _set_uploaded_certificate(
         # Before the signature check: cryptography cannot verify MD5 or SHA-1 signatures,
         # and "not supported" would hide the actionable reason.
         x509.check_signature_hash(certificate, role)
-        x509.verify_issued_by(certificate, ca_certificate, role)
+        _verify_issued_by_product_ca(certificate, ca_certificate, product, role)
         x509.check_validity(certificate, now, role)
         x509.check_key_strength(certificate, role)
         if not x509.allows_client_auth(certificate):
@@ -314,6 +314,31 @@ def _set_uploaded_certificate(
         raise ServiceError(CERT_INVALID_CODE, error.message, DEVICE_CERTIFICATE_FIELD) from None
     device.key_origin = Device.KeyOrigin.UPLOADED_CERTIFICATE
     _store_certificate(device, certificate)
+
+
+def _verify_issued_by_product_ca(
+    certificate: cx509.Certificate, primary: cx509.Certificate, product: Product, role: str
+) -> None:
+    """Issued by the product's CA or, during a CA rollover, by its second CA.
+
+    The primary CA's refusal is the one shown when neither issued it: that is the CA
+    the page names.
+    """
+    try:
+        x509.verify_issued_by(certificate, primary, role)
+    except x509.CertificateError:
+        # The reverse one-to-one of lifecycle.SecondCA: products does not import lifecycle.
+        second = getattr(product, "second_ca", None)
+        if second is None:
+            raise
+        try:
+            second_ca = x509.load_certificate(second.ca_certificate.certificate_pem.encode("ascii"))
+            x509.verify_issued_by(certificate, second_ca, role)
+        except x509.CertificateError:
+            pass
+        else:
+            return
+        raise
 
 
 def _set_platform_certificate(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
 from audit.models import AuditEntry
 from broker import decisions
@@ -215,3 +216,33 @@ def test_there_is_nothing_to_make_primary_without_a_second_ca(signed_in_client, 
     assert_message(response, services.NO_SECOND_CA)
     device.product.refresh_from_db()
     assert device.product.ca_certificate.name == "device_root_ca"
+
+
+def test_add_device_takes_a_certificate_of_either_ca_during_the_rollover(
+    signed_in_client, client, user, new_ca
+):
+    staying, _ = custom_ca_device(user)
+    product = staying.product
+    services.set_second_ca(product=product, ca_certificate=register_ca(user, new_ca, "new_root"))
+    new_leaf = device_leaf(product, "sensor_07", new_ca, key=pki.rsa_key(2048, slot=4))
+    stranger = pki.make_ca("Stranger CA", key=pki.rsa_key(2048, slot=5))
+    stray_leaf = device_leaf(product, "sensor_08", stranger, key=pki.rsa_key(2048, slot=3))
+    add_url = reverse("products:device_add", args=[product.product_id])
+
+    added = signed_in_client.post(
+        add_url, {"name": "sensor_07", "device_certificate": upload("new.crt", new_leaf.pem)}
+    )
+    refused = signed_in_client.post(
+        add_url, {"name": "sensor_08", "device_certificate": upload("stray.crt", stray_leaf.pem)}
+    )
+
+    assert added.status_code == 302
+    device = product.devices.get(name="sensor_07")
+    assert connect(client, device, new_leaf.pem)["result"] == "allow"
+    assert refused.status_code == 200
+    # The primary CA's refusal is the one shown: it is the CA the page names.
+    assert escape(
+        'The device certificate was not issued by this CA: its issuer is "CN=Stranger CA,O=IoT Hub '
+        'Console Tests,C=CN" but the CA\'s subject is "CN=Device Root CA,O=IoT Hub Console Tests,C=CN".'
+    ) in text(refused)
+    assert not product.devices.filter(name="sensor_08").exists()
