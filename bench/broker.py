@@ -17,7 +17,6 @@ the broker does). Standalone: `python -m bench.broker [--quick]`; exits 1 on a M
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import socket
@@ -25,7 +24,6 @@ import ssl
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -471,21 +469,8 @@ def run_standalone(quick: bool) -> tuple[list[str], list[bool]]:
     """Everything on a scratch database of its own; returns the report lines and verdicts."""
     from . import environment
 
-    with tempfile.TemporaryDirectory(prefix="iothub-bench-broker-") as directory:
-        scratch = Path(directory)
-        # Mosquitto drops to the mosquitto user: its files must be reachable by it.
-        scratch.chmod(0o755)
-        environment.configure(scratch, scratch / "bench.sqlite3")
-        import django
-        from django.core.management import call_command
-        from django.db import connections
-
-        django.setup()
-        call_command("migrate", interactive=False, verbosity=0)
-        try:
-            result = measure(QUICK if quick else FULL, scratch)
-        finally:
-            connections.close_all()
+    with environment.scratch_django("iothub-bench-broker-") as scratch:
+        result = measure(QUICK if quick else FULL, scratch)
     verdicts: list[bool] = []
     return report_lines(result, verdicts), verdicts
 
@@ -495,12 +480,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer connects and samples: a smoke run")
     parser.add_argument("--result", type=Path, help="write the report lines and verdicts here as JSON")
     arguments = parser.parse_args(argv)
+    from . import environment
+
     lines, verdicts = run_standalone(arguments.quick)
-    if arguments.result is not None:
-        arguments.result.write_text(json.dumps({"lines": lines, "verdicts": verdicts}))
-    else:
-        print("\n".join(lines))
-    return 0 if all(verdicts) else 1
+    return environment.finish_section(lines, verdicts, arguments.result)
 
 
 if __name__ == "__main__":

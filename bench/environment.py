@@ -7,6 +7,7 @@ imports it before `django.setup()` too.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import platform
 import re
@@ -14,7 +15,10 @@ import secrets
 import shutil
 import sqlite3
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,3 +165,35 @@ class Snapshot:
     @classmethod
     def now(cls) -> Snapshot:
         return cls(wall=time.perf_counter(), cpu=CpuTimes.now(), load=load_average())
+
+
+@contextmanager
+def scratch_django(prefix: str) -> Iterator[Path]:
+    """A migrated scratch database for a section run in a process of its own.
+
+    Its directory is mode 0755: Mosquitto drops to the mosquitto user, and the broker
+    sections put its files there.
+    """
+    with tempfile.TemporaryDirectory(prefix=prefix) as directory:
+        scratch = Path(directory)
+        scratch.chmod(0o755)
+        configure(scratch, scratch / "bench.sqlite3")
+        import django
+        from django.core.management import call_command
+        from django.db import connections
+
+        django.setup()
+        call_command("migrate", interactive=False, verbosity=0)
+        try:
+            yield scratch
+        finally:
+            connections.close_all()
+
+
+def finish_section(lines: list[str], verdicts: list[bool], result: Path | None) -> int:
+    """Hand a section's report to the parent run (`--result`) or print it; 1 on a missed target."""
+    if result is not None:
+        result.write_text(json.dumps({"lines": lines, "verdicts": verdicts}))
+    else:
+        print("\n".join(lines))
+    return 0 if all(verdicts) else 1

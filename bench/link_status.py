@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import multiprocessing
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from multiprocessing.synchronize import Event
@@ -326,28 +324,11 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     from . import environment
 
-    with tempfile.TemporaryDirectory(prefix="iothub-bench-status-") as directory:
-        scratch = Path(directory)
-        # Mosquitto drops to the mosquitto user: its files must be reachable by it.
-        scratch.chmod(0o755)
-        environment.configure(scratch, scratch / "bench.sqlite3")
-        import django
-        from django.core.management import call_command
-        from django.db import connections
-
-        django.setup()
-        call_command("migrate", interactive=False, verbosity=0)
-        try:
-            result = measure(QUICK if arguments.quick else FULL, scratch)
-        finally:
-            connections.close_all()
+    with environment.scratch_django("iothub-bench-status-") as scratch:
+        result = measure(QUICK if arguments.quick else FULL, scratch)
     verdicts: list[bool] = []
     lines = report_lines(result, verdicts)
-    if arguments.result is not None:
-        arguments.result.write_text(json.dumps({"lines": lines, "verdicts": verdicts}))
-    else:
-        print("\n".join(lines))
-    return 0 if all(verdicts) else 1
+    return environment.finish_section(lines, verdicts, arguments.result)
 
 
 if __name__ == "__main__":
