@@ -14,7 +14,8 @@ urlpatterns = [
     path("products/", include("products.urls")),
     path("audit/", include("audit.urls")),
     path("certificate-health/", include("certificates.health_urls")),
-    path("broker/v1/", include("broker.urls")),
+    # The prefix lives in broker.root_urls, which the lean WSGI path resolves against alone.
+    path("", include("broker.root_urls")),
     path("", include("batches.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,7 +1,7 @@
-"""The WSGI application gunicorn serves: /broker/v1/ through the lean path, the console through its middleware.
+"""The WSGI application `make run` serves: /broker/v1/ through the lean path, the console through its middleware.
 
 The other endpoint tests use Django's test client, which builds its own handler from
-MIDDLEWARE; these call `iothub_console.wsgi.application` itself, as gunicorn does. The
+MIDDLEWARE; these call `iothub_console.wsgi.application` itself, as the server does. The
 database is committed (transactional_db) because the real request signals run and close
 connections as they would in production.
 """
@@ -116,3 +116,23 @@ def test_console_pages_still_go_through_the_console_middleware():
     assert status == 302
     assert headers["Location"] == f"{reverse(settings.LOGIN_URL)}?next=/products/"
     assert headers["X-Frame-Options"] == "DENY"
+
+
+def test_an_unknown_broker_path_is_the_consoles_404_not_a_500():
+    # The lean path resolves against the broker's routes alone; what they do not hold is
+    # answered as any unknown URL is.
+    status, _, content = wsgi_request(
+        "POST", "/broker/v1/no-such-endpoint", b"{}", settings.IOTHUB_BROKER_TOKEN
+    )
+
+    assert status == 404
+    assert b"The requested resource was not found on this server." in content  # Django's 404 page
+
+
+def test_every_broker_endpoint_resolves_on_the_lean_path_as_in_the_console():
+    for name in ("authenticate", "authorize", "events", "commands"):
+        path = reverse(f"broker:{name}")
+        status, _, content = wsgi_request("POST" if name != "commands" else "GET", path)
+
+        assert path.startswith("/broker/v1/")
+        assert status == 401, (path, content)  # reached the endpoint: it asks for the token
