@@ -22,7 +22,7 @@ $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.runtime-installed
 migrate: $(VENV)/.runtime-installed
 	$(BIN)/python manage.py migrate --noinput
 
-## Serve the console on http://127.0.0.1:8000 with SQLite through gunicorn (threaded workers,
+## Serve the console on http://127.0.0.1:8000 with SQLite through granian (threaded workers,
 ## WhiteNoise for static files; IOTHUB_WEB_WORKERS, IOTHUB_WEB_THREADS), and the task worker
 ## beside it. Ctrl-C stops both.
 run: migrate

@@ -5,7 +5,7 @@
 2. the Devices tab at 100,000 devices against a minimal signed-in page;
 3. a batch upload of device certificates against a bare load-and-verify loop;
 4. the peak memory of a 10,000-device EC batch, in a child process;
-5. pages/s of the Devices tab by wrk, served by gunicorn (`make run`) against runserver;
+5. pages/s of the Devices tab by wrk, served by granian (`make run`) against runserver;
 6. the device link service: connects/s through the broker plugin against no plugin, Disable to
    disconnect at 100,000 devices, broker CPU and memory at 1,000 and 100,000 devices;
 7. Certificate Health and the Audit Log's first page at 1,000 and 100,000 devices (ten

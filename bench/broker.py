@@ -1,4 +1,4 @@
-"""6. The device link service: Mosquitto with the console's plugin, the console under gunicorn.
+"""6. The device link service: Mosquitto with the console's plugin, the console under granian (make run).
 
 - connects per second of Key devices (TLS, Tencent username and HMAC password) through the
   plugin, against the same Mosquitto with the same TLS listeners and no plugin (which lets
@@ -34,8 +34,8 @@ from pathlib import Path
 from .report import BenchError, Sample, heading, target_line, times
 
 CONNECT_CONCURRENCY = 4  # load-generator processes, each connecting one client at a time
-GUNICORN_WORKERS = 2
-GUNICORN_THREADS = 4
+SERVER_WORKERS = 2  # run-console's defaults: 2 worker processes
+SERVER_THREADS = 4  # of 4 threads (8 by default; the brokers use two connections)
 START_TIMEOUT = 60.0
 KICK_TIMEOUT = 10.0  # a disconnect slower than this counts as this long
 SMALL_FLEET = 1_000
@@ -125,7 +125,7 @@ def connects_per_second(pool: ProcessPoolExecutor, port: int, ca_file: str, pack
     return done / (time.perf_counter() - started)
 
 
-# ---- Processes: the console under gunicorn, brokers ----
+# ---- Processes: the console under granian (make run), brokers ----
 
 
 def _free_port() -> int:
@@ -135,9 +135,9 @@ def _free_port() -> int:
 
 
 class Console:
-    """gunicorn serving the scratch database, as `make run` does, with persistent connections.
+    """The console served by scripts/run-console, as `make run` serves it, on the scratch database.
 
-    `application` is the WSGI application gunicorn serves: the console's own unless a bench
+    `application` is the WSGI application it serves: the console's own unless a bench
     section serves a variant of it (bench/unrecorded_console.py).
     """
 
@@ -145,25 +145,20 @@ class Console:
         from .environment import PROJECT_DIR
 
         self.port = _free_port()
-        gunicorn = Path(sys.executable).with_name("gunicorn")
         self.process = subprocess.Popen(
-            [
-                str(gunicorn),
-                application,
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(GUNICORN_WORKERS),
-                "--threads",
-                str(GUNICORN_THREADS),
-                "--no-control-socket",
-            ],
+            [str(PROJECT_DIR / "scripts" / "run-console"), f"127.0.0.1:{self.port}", application],
             cwd=PROJECT_DIR,
-            # Persistent database connections, as scripts/run-console keeps them: opening SQLite
-            # for every request nearly doubles the authenticate round trip (0.8 ms → 1.5 ms alone).
-            env={**os.environ, "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "DATABASE_CONN_MAX_AGE": "600"},
+            # run-console keeps database connections (DATABASE_CONN_MAX_AGE), which the scratch
+            # set-up turns off for the bench's own process.
+            env={
+                **os.environ,
+                "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+                "IOTHUB_WEB_WORKERS": str(SERVER_WORKERS),
+                "IOTHUB_WEB_THREADS": str(SERVER_THREADS),
+            },
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         request = urllib.request.Request(
             f"{self.url}/broker/v1/commands?broker=bench", headers={"Authorization": f"Bearer {token}"}
@@ -171,7 +166,7 @@ class Console:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise BenchError(f"gunicorn exited with status {self.process.returncode}")
+                raise BenchError(f"scripts/run-console exited with status {self.process.returncode}")
             try:
                 with urllib.request.urlopen(request, timeout=5) as response:
                     if response.status == 200:
@@ -359,7 +354,7 @@ def measure(scale: BrokerScale, scratch: Path) -> BrokerResult:
             conf = conf.replace(f"listener {small.options.key_port} ", f"listener {plain_port} ")
             conf = conf.replace(f"listener {small.options.port} ", f"listener {_free_port()} ")
             plain = PlainMosquitto(scratch / "plain", conf, plain_port)
-            # Untimed: gunicorn's workers load the console and open the database first.
+            # Untimed: the server's workers load the console and open the database first.
             connects_per_second(pool, small.options.key_port, ca_file, packets[:100])
             connects_per_second(pool, plain_port, ca_file, packets[:100])
             plugin_small, plain_rates = [], []
@@ -414,7 +409,9 @@ def _disable_to_disconnect(broker, fleet: KeyFleet, samples: int, ca_file: str) 
 
 
 def report_lines(result: BrokerResult, verdicts: list[bool]) -> list[str]:
-    lines = heading("6. Device link service: Mosquitto 2.0 with the plugin, the console under gunicorn")
+    lines = heading(
+        "6. Device link service: Mosquitto 2.0 with the plugin, the console under granian (make run)"
+    )
     lines.append(
         f"  Key devices (TLS 1.2, HMAC-SHA256 password), {CONNECT_CONCURRENCY} load-generator processes, "
         "connect + CONNACK + DISCONNECT"

@@ -1,4 +1,4 @@
-"""9. Status writes under a connect storm: Mosquitto with the plugin, the console under gunicorn.
+"""9. Status writes under a connect storm: Mosquitto with the plugin, the console under granian (make run).
 
 Distinct Key devices connect as fast as the broker accepts them and stay connected; the
 plugin batches their connect events to /broker/v1/events from its background thread.
@@ -244,7 +244,7 @@ def measure(scale: StormScale, scratch: Path) -> StatusResult:
     try:
         recording_broker = recording.start("recording")
         dropping_broker = dropping.start("dropping")
-        # Untimed: gunicorn's workers load the console and open the database first.
+        # Untimed: the server's workers load the console and open the database first.
         for broker in (recording_broker, dropping_broker):
             _connect_many(broker.options.key_port, ca_file, packets[:WARM_UP_CONNECTS])
         if online.wait_for(0) is None:
@@ -278,7 +278,7 @@ def measure(scale: StormScale, scratch: Path) -> StatusResult:
 
 def report_lines(result: StatusResult, verdicts: list[bool]) -> list[str]:
     lines = heading(
-        "9. Status writes under a connect storm: Mosquitto 2.0 with the plugin, the console under gunicorn"
+        "9. Status writes under a connect storm: Mosquitto 2.0 with the plugin, the console under granian (make run)"
     )
     lines.append(
         f"  {result.devices:,} distinct Key devices (TLS 1.2, HMAC-SHA256 password) connecting and staying "

@@ -53,7 +53,7 @@ def run(scale: Scale, start: environment.Snapshot, database: Path, memory_result
     _progress(start, f"8. API reads ({scale.list_devices:,} devices to insert first)")
     api_lines = _api(owner, scale, verdicts)
     memory_lines = _memory(memory_result, verdicts)
-    _progress(start, "5. serving the Devices tab with wrk: gunicorn against runserver")
+    _progress(start, "5. serving the Devices tab with wrk: granian against runserver")
     serving_lines = _serving(owner, scale)
     _progress(start, "6. the device link service: Mosquitto with the plugin, in a process of its own")
     # bench/broker.py needs a database that starts empty (its 1,000-device figures come first).
@@ -324,7 +324,7 @@ def _health_audit(owner: AbstractBaseUser, scale: Scale, verdicts: list[bool]) -
 
 
 def _serving(owner: AbstractBaseUser, scale: Scale) -> list[str]:
-    lines = heading("5. Serving the Devices tab: pages/s by wrk, gunicorn (make run) against runserver")
+    lines = heading("5. Serving the Devices tab: pages/s by wrk, granian (make run) against runserver")
     product = device_list.make_product_with_devices(owner, "serving", scale.list_small)
     result = serving.measure(owner, product, scale.serving_seconds, scale.serving_repetitions)
     return lines + serving.report_lines(result)

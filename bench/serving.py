@@ -1,5 +1,5 @@
 """5. Pages per second of the Devices tab, served as `make run` serves it (scripts/run-console:
-gunicorn with threads, WhiteNoise, the task worker beside it) against the old `runserver`.
+granian with threads, WhiteNoise, the task worker beside it) against the old `runserver`.
 
 Both servers run side by side on the scratch database, each on its own loopback port,
 and `wrk` (Debian's) loads the same signed-in URL on each in turn, repetitions
@@ -34,7 +34,7 @@ from .report import BenchError, Sample
 WRK_THREADS = 2
 WRK_CONNECTIONS = 8
 START_TIMEOUT = 60
-GUNICORN = "gunicorn (make run)"
+MAKE_RUN = "granian (make run)"
 RUNSERVER = "runserver (before)"
 
 
@@ -46,8 +46,8 @@ class ServingResult:
     seconds: int
 
     @property
-    def gunicorn_over_runserver(self) -> float:
-        return self.pages_per_second[GUNICORN].median / self.pages_per_second[RUNSERVER].median
+    def make_run_over_runserver(self) -> float:
+        return self.pages_per_second[MAKE_RUN].median / self.pages_per_second[RUNSERVER].median
 
 
 def measure(owner, product, seconds: int, repetitions: int) -> ServingResult:
@@ -59,7 +59,7 @@ def measure(owner, product, seconds: int, repetitions: int) -> ServingResult:
     path = f"/products/{product.product_id}/devices/"
     servers: dict[str, tuple[subprocess.Popen, str]] = {}
     try:
-        for label, command in ((RUNSERVER, _runserver_command), (GUNICORN, _run_console_command)):
+        for label, command in ((RUNSERVER, _runserver_command), (MAKE_RUN, _run_console_command)):
             port = _free_port()
             process = subprocess.Popen(
                 command(port),
@@ -93,7 +93,7 @@ def measure(owner, product, seconds: int, repetitions: int) -> ServingResult:
 
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of `pid` and every process under it so far, the task
-    worker that run-console starts beside gunicorn excepted (it serves no page)."""
+    worker that run-console starts beside granian excepted (it serves no page)."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0
     pending = [pid]
@@ -198,7 +198,7 @@ def report_lines(result: ServingResult) -> list[str]:
             f"  {label:<22} {sample.median:>8,.0f} pages/s ({sample.low:,.0f}–{sample.high:,.0f}, n={len(sample)})"
             f"   server CPU {cpu.median * 1000:5.1f} ms/page ({cpu.low * 1000:.1f}–{cpu.high * 1000:.1f})"
         )
-    lines.append(f"  gunicorn / runserver   {result.gunicorn_over_runserver:>8.2f}×   (no target)")
+    lines.append(f"  granian / runserver    {result.make_run_over_runserver:>8.2f}×   (no target)")
     return lines
 
 

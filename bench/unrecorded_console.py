@@ -1,4 +1,4 @@
-"""The console exactly as gunicorn serves it, except that link events are accepted and dropped.
+"""The console exactly as `make run` serves it, except that link events are accepted and dropped.
 
 Section 9's "without status recording": the same plugin, the same views, authentication,
 parsing and answers, but no device's status is ever written. Only the bench serves this

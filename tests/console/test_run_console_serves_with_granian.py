@@ -1,4 +1,4 @@
-"""`make run`'s scripts/run-console: gunicorn and WhiteNoise serve the console, the task worker
+"""`make run`'s scripts/run-console: granian and WhiteNoise serve the console, the task worker
 runs beside it, and Ctrl-C stops them all."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -53,12 +54,13 @@ def manage(*args: str, env: dict[str, str]) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def get(url: str) -> tuple[int, dict[str, str], bytes]:
+def get(url: str) -> tuple[int, Message, bytes]:
+    """Status, headers (looked up regardless of case: granian sends them lower-case) and body."""
     with urllib.request.urlopen(url, timeout=10) as response:
-        return response.status, dict(response.headers), response.read()
+        return response.status, response.headers, response.read()
 
 
-def wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> tuple[int, dict[str, str], bytes]:
+def wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> tuple[int, Message, bytes]:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         assert process.poll() is None, log.read_text()
@@ -152,35 +154,37 @@ def console(tmp_path) -> Iterator[Console]:
         process.wait(timeout=10)
 
 
-def test_make_run_serves_with_gunicorn_and_whitenoise_and_stops_on_ctrl_c(console):
+def test_make_run_serves_with_granian_and_whitenoise_and_stops_on_ctrl_c(console):
     status, headers, page = get(f"http://127.0.0.1:{console.port}/accounts/login/")
     assert status == 200
-    assert headers["Server"] == "gunicorn"
+    assert headers["Server"] == "granian"
     assert b"Sign in to IoT Hub Console" in page
     status, headers, stylesheet = get(f"http://127.0.0.1:{console.port}/static/css/console.css")
     assert status == 200 and stylesheet == (ROOT / "static" / "css" / "console.css").read_bytes()
     assert "max-age" in headers["Cache-Control"]  # WhiteNoise, not Django, served it
     commands = list(console.command_lines().values())
     assert any(b"db_worker" in command for command in commands), commands
-    assert any(b"gunicorn" in command for command in commands), commands
+    assert any(b"granian" in command for command in commands), commands
 
     os.killpg(console.process.pid, signal.SIGINT)  # Ctrl-C
 
     assert console.process.wait(timeout=STOP_TIMEOUT) == 0
     output = console.log.read_text()
-    assert "Shutting down: Master" in output, output
+    assert "Granian shutdown completed" in output, output
     # Told once: a second signal would have made it abandon a running task.
     assert output.count("shutting down gracefully") == 1, output
     assert "terminating current task" not in output, output
     assert not [pid for pid in console.children if running(pid)]
 
 
-def test_when_the_server_dies_the_worker_is_stopped_too(console):
+def test_when_the_server_dies_the_worker_and_the_servers_own_workers_are_stopped_too(console):
     (master,) = [
         pid
         for pid, command in console.command_lines().items()
-        if b"gunicorn" in command and parent(pid) == console.process.pid
+        if b"granian" in command and parent(pid) == console.process.pid
     ]
+    server_workers = [pid for pid in console.children if parent(pid) == master]
+    assert server_workers  # granian's worker processes, which outlive a killed main process
 
     os.kill(master, signal.SIGKILL)
 
@@ -190,5 +194,10 @@ def test_when_the_server_dies_the_worker_is_stopped_too(console):
     assert output.count("shutting down gracefully") == 1, output
     deadline = time.monotonic() + STOP_TIMEOUT
     while [pid for pid in console.children if running(pid)] and time.monotonic() < deadline:
-        time.sleep(0.3)  # gunicorn's own workers notice their master is gone within a second or so
+        time.sleep(0.3)
     assert not [pid for pid in console.children if running(pid)]
+    # No orphaned worker of the server still listens on the port (SO_REUSEADDR: a
+    # connection in TIME_WAIT there does not count, a listening socket does).
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", console.port))
