@@ -1,12 +1,7 @@
 from django.urls import path
 
-from . import views
+from . import endpoints, views
 
 app_name = "broker"
 
-urlpatterns = [
-    path("authenticate", views.authenticate, name="authenticate"),
-    path("authorize", views.authorize, name="authorize"),
-    path("events", views.events, name="events"),
-    path("commands", views.commands, name="commands"),
-]
+urlpatterns = [path(name, views.view_of(name), name=name) for name in endpoints.ENDPOINTS]

@@ -252,7 +252,7 @@ if IOTHUB_BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = True
     # The broker's plugin calls the console directly on loopback, not through the proxy.
-    SECURE_REDIRECT_EXEMPT = [r"^broker/v1/"]
+    SECURE_REDIRECT_EXEMPT = [r"^broker/v1/"]  # broker.endpoints.PATH_PREFIX
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = 365 * 24 * 3600

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from api.views import root
+from broker import endpoints
 
 urlpatterns = [
     # POST / with X-TC-Action is the Tencent Cloud API; every other request is the console.
@@ -14,8 +15,7 @@ urlpatterns = [
     path("products/", include("products.urls")),
     path("audit/", include("audit.urls")),
     path("certificate-health/", include("certificates.health_urls")),
-    # The prefix lives in broker.root_urls, which the lean WSGI path resolves against alone.
-    path("", include("broker.root_urls")),
+    path(endpoints.PATH_PREFIX, include("broker.urls")),
     path("", include("batches.urls")),
     path("admin/", admin.site.urls),
 ]

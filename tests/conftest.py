@@ -21,3 +21,28 @@ def other_user(django_user_model):
 def signed_in_client(client, user):
     client.force_login(user)
     return client
+
+
+@pytest.fixture(scope="session")
+def live_server(request):
+    """pytest-django's live server, serving /broker/v1/ as `make run` does: through the lean
+    door of iothub_console.wsgi (its Django views are for the test client's tests)."""
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+    from pytest_django.live_server_helper import LiveServer
+
+    class LeanDoorAndStaticFiles(StaticFilesHandler):
+        def __call__(self, environ, start_response):
+            from iothub_console import wsgi
+
+            if environ.get("PATH_INFO", "").startswith(wsgi.BROKER_PREFIX):
+                return wsgi.application(environ, start_response)
+            return super().__call__(environ, start_response)
+
+    addr = (
+        request.config.getvalue("liveserver") or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost"
+    )
+    server = LiveServer(addr, start=False)
+    server.thread.static_handler = LeanDoorAndStaticFiles
+    server.start()
+    yield server
+    server.stop()

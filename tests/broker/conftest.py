@@ -14,6 +14,25 @@ from broker.services import Broker, build_plugin
 from tests.mqtt_client import free_port
 from tests.programs import require_program
 
+from .doors import LeanDoorClient
+
+DOORS = ("django-views", "lean-door")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The endpoint tests call /broker/v1/ through both doors: the same answers, the same writes."""
+    if (
+        metafunc.module.__name__.rpartition(".")[2].startswith("test_endpoint_")
+        and "client" in metafunc.fixturenames
+    ):
+        metafunc.parametrize("client", DOORS, indirect=True)
+
+
+@pytest.fixture
+def client(request, client):
+    """Django's test client, or (for the lean door) one that sends /broker/v1/ through it."""
+    return LeanDoorClient(client) if getattr(request, "param", DOORS[0]) == "lean-door" else client
+
 
 @pytest.fixture(scope="session")
 def plugin() -> Path:

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import io
 import json
+import urllib.error
+import urllib.request
 
 import pytest
 from django.conf import settings
+from django.core import signals
 from django.urls import reverse
 
-from broker import decisions, views
+from broker import decisions, endpoints
+from iothub_console import wsgi
 from iothub_console.wsgi import application
 
 from .link_service import key_device, key_login
@@ -57,7 +61,9 @@ def wsgi_request(
     try:
         content = b"".join(result)
     finally:
-        result.close()  # sends request_finished, as a WSGI server does
+        close = getattr(result, "close", None)  # the console's responses send request_finished there
+        if close is not None:
+            close()
     return started["status"], started["headers"], content
 
 
@@ -104,7 +110,7 @@ def test_the_lean_path_still_requires_the_brokers_token(user):
     )
 
     assert status == 401
-    assert json.loads(content) == {"error": views.TOKEN_REQUIRED}
+    assert json.loads(content) == {"error": endpoints.TOKEN_REQUIRED}
     device.refresh_from_db()
     assert device.last_refused_at is None
 
@@ -136,3 +142,68 @@ def test_every_broker_endpoint_resolves_on_the_lean_path_as_in_the_console():
 
         assert path.startswith("/broker/v1/")
         assert status == 401, (path, content)  # reached the endpoint: it asks for the token
+
+
+def test_an_error_on_the_lean_door_is_a_logged_json_500_and_the_next_request_is_served(
+    user, monkeypatch, caplog
+):
+    device = key_device(user)
+    body = json.dumps({**key_login(device), "broker": "broker-a:8883"}).encode()
+
+    def fail(client_id: str) -> None:
+        raise RuntimeError("the lookup broke")
+
+    monkeypatch.setattr("broker.selectors.device_for_client_id", fail)
+    with caplog.at_level("ERROR", logger="django.request"):
+        status, headers, content = wsgi_request(
+            "POST", "/broker/v1/authenticate", body, settings.IOTHUB_BROKER_TOKEN
+        )
+
+    assert status == 500
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(content) == {"error": wsgi.SERVER_ERROR}
+    (record,) = [record for record in caplog.records if record.name == "django.request"]
+    assert record.getMessage() == "Internal Server Error: /broker/v1/authenticate"
+    assert "the lookup broke" in caplog.text
+    monkeypatch.undo()
+    status, _, content = wsgi_request("POST", "/broker/v1/authenticate", body, settings.IOTHUB_BROKER_TOKEN)
+    assert status == 200 and json.loads(content)["result"] == "allow"
+
+
+def test_the_lean_door_sends_the_request_signals_that_keep_or_close_database_connections(user):
+    """Django's handler sends request_started and request_finished around every request; their
+    receivers (close_old_connections among them) must run on the lean door too."""
+    sent = []
+
+    def note(signal, sender, **kwargs) -> None:
+        sent.append(signal)
+
+    for signal in (signals.request_started, signals.request_finished):
+        signal.connect(note, weak=False)
+    try:
+        status, _, _ = wsgi_request(
+            "POST", "/broker/v1/events", b'{"broker": "b", "events": []}', settings.IOTHUB_BROKER_TOKEN
+        )
+    finally:
+        for signal in (signals.request_started, signals.request_finished):
+            signal.disconnect(note)
+
+    assert status == 200
+    assert sent == [signals.request_started, signals.request_finished]
+
+
+def test_the_live_server_the_mosquitto_tests_use_serves_the_lean_door(live_server, monkeypatch):
+    answered = []
+    lean_answer = wsgi._broker_answer
+
+    def counted(endpoint, environ):
+        answered.append(endpoint)
+        return lean_answer(endpoint, environ)
+
+    monkeypatch.setattr(wsgi, "_broker_answer", counted)
+    request = urllib.request.Request(f"{live_server.url}/broker/v1/authenticate", data=b"{}", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+
+    assert refused.value.code == 401
+    assert answered == ["authenticate"]
