@@ -178,8 +178,11 @@ COMMANDS_PER_POLL = 1000
 PAGE_PAYLOAD_BYTES = 1024 * 1024
 # PostgreSQL hands out ids at insert time, so a long transaction can commit a row with
 # an id below a cursor the broker already passed: rows this recent are sent again,
-# with their ids, and the plugin applies each id once.
-TRAILING_WINDOW = timedelta(seconds=5)
+# with their ids, and the plugin applies each id once. A transaction that writes a
+# command and commits within this window is never missed (deleting thousands of devices
+# in one request takes seconds). The plugin remembers applied ids for 30 s
+# (REMEMBER_APPLIED_MS), so the window stays below that by more than a poll.
+TRAILING_WINDOW = timedelta(seconds=25)
 
 _LIST_OF_KIND = {
     BrokerCommand.Kind.KICK: "kick",

@@ -1,7 +1,9 @@
 """GET /broker/v1/commands: what brokers must do since their cursor (kick, kick by prefix, publish)."""
 
 import base64
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -307,3 +309,13 @@ def test_malformed_poll_is_a_400(client, query):
 
     assert response.status_code == 400
     assert "error" in response.json()
+
+
+def test_the_trailing_window_ends_before_the_plugin_forgets_the_ids_it_applied():
+    """A row sent again after the plugin forgot its id would be applied twice (a second kick)."""
+    source = (Path(settings.BASE_DIR) / "broker" / "plugin" / "iothub_auth.c").read_text()
+    remembered_ms = int(re.search(r"#define REMEMBER_APPLIED_MS (\d+)LL", source).group(1))
+    poll_ms = int(re.search(r"#define BACKGROUND_INTERVAL_MS (\d+)L", source).group(1))
+
+    assert selectors.TRAILING_WINDOW.total_seconds() * 1000 + 2 * poll_ms < remembered_ms
+    assert selectors.TRAILING_WINDOW.total_seconds() >= 20  # a long transaction is still caught
