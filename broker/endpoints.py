@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.utils import timezone
 
 from audit import services as audit
@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 TOKEN_REQUIRED = "A valid broker token is required: Authorization: Bearer <token> (manage.py broker_token)."  # noqa: S105
 METHOD_NOT_ALLOWED = "Use {method} for this endpoint."
 BODY_TOO_LARGE = "The request body is too large."
+QUERY_TOO_LONG = "The query string has too many parameters."
 BROKER_REQUIRED = 'The query parameter "broker" (the broker id) is required.'
 CURSOR_NOT_NUMBER = 'The query parameter "after" must be a command id (a whole number).'
 LIMIT_NOT_NUMBER = 'The query parameter "limit" must be a whole number of commands.'
@@ -49,7 +50,9 @@ class BrokerCall:
 
     method: str
     authorization: str  # the Authorization header, "" when absent
-    query: Mapping[str, str]
+    # The query string's parameters, parsed on demand; raises TooManyFieldsSent past
+    # DATA_UPLOAD_MAX_NUMBER_FIELDS, as Django's request.GET does.
+    read_query: Callable[[], Mapping[str, str]]
     # The body, read on demand (after the token check); raises RequestDataTooBig over
     # DATA_UPLOAD_MAX_MEMORY_SIZE, as Django's request.body does.
     read_body: Callable[[], bytes]
@@ -83,6 +86,8 @@ def answer(endpoint: str, call: BrokerCall) -> Answer:
         return Answer(200, handle(call))
     except RequestDataTooBig:
         return _error(BODY_TOO_LARGE, 400)
+    except TooManyFieldsSent:
+        return _error(QUERY_TOO_LONG, 400)
     except protocol.MalformedRequest as error:
         return _error(error.message, 400)
 
@@ -140,14 +145,15 @@ def _whole_number(text: str) -> bool:
 
 
 def commands(call: BrokerCall) -> dict[str, Any]:
-    broker = call.query.get("broker", "")
+    query = call.read_query()
+    broker = query.get("broker", "")
     if not broker:
         raise protocol.MalformedRequest(BROKER_REQUIRED)
-    after = call.query.get("after")
+    after = query.get("after")
     if after is not None and not _whole_number(after):
         raise protocol.MalformedRequest(CURSOR_NOT_NUMBER)
     # The plugin asks for smaller pages after an answer too large for it.
-    limit = call.query.get("limit", str(selectors.COMMANDS_PER_POLL))
+    limit = query.get("limit", str(selectors.COMMANDS_PER_POLL))
     if not _whole_number(limit):
         raise protocol.MalformedRequest(LIMIT_NOT_NUMBER)
     return selectors.pending_commands(broker, int(after) if after is not None else None, int(limit))

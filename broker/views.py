@@ -27,7 +27,7 @@ def view_of(endpoint: str) -> Callable[[HttpRequest], JsonResponse]:
             endpoints.BrokerCall(
                 method=request.method or "",
                 authorization=request.META.get("HTTP_AUTHORIZATION", ""),
-                query=request.GET,
+                read_query=lambda: request.GET,
                 read_body=lambda: request.body,
             ),
         )

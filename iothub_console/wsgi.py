@@ -64,7 +64,7 @@ def _broker_answer(endpoint: str, environ: dict[str, Any]) -> endpoints.Answer:
             endpoints.BrokerCall(
                 method=environ.get("REQUEST_METHOD", "").upper(),
                 authorization=environ.get("HTTP_AUTHORIZATION", ""),
-                query=QueryDict(environ.get("QUERY_STRING", "")),
+                read_query=lambda: QueryDict(environ.get("QUERY_STRING", "")),
                 read_body=_body_reader(environ),
             ),
         )

@@ -49,6 +49,17 @@ def test_wrong_token_changes_nothing(client, user):
     assert device.online is False
 
 
+def test_a_query_string_of_too_many_parameters_is_a_400(client):
+    query = "&".join(f"p{number}=1" for number in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
+
+    response = client.get(
+        f"/broker/v1/commands?broker=b&{query}", HTTP_AUTHORIZATION=f"Bearer {settings.IOTHUB_BROKER_TOKEN}"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"error": endpoints.QUERY_TOO_LONG}
+
+
 def test_token_is_accepted_with_any_scheme_case(client):
     response = client.get(
         "/broker/v1/commands", {"broker": BROKER}, HTTP_AUTHORIZATION=f"bearer {settings.IOTHUB_BROKER_TOKEN}"
