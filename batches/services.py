@@ -303,7 +303,7 @@ def _process_chunk(
         lock_account(batch.owner)
         product.refresh_from_db(fields=["forbidden"])
         to_create = _refuse_conflicts(product, prepared)
-        Device.objects.bulk_create([device for _, device in to_create])
+        product_services.insert_devices(product, [device for _, device in to_create])
         product_services.count_devices(product, len(to_create))
         for row, device in to_create:
             row.result = BatchRow.Result.CREATED

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from cryptography import x509 as cx509
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -249,6 +249,41 @@ def create_device(
             audit.Action.DEVICE_ADDED, product, [name], detail=device.get_key_origin_display()
         )
     return device
+
+
+def insert_devices(product: Product, devices: list[Device]) -> None:
+    """Insert new devices of `product`, as `bulk_create` would, and give each its id.
+
+    `bulk_create` compiles a multi-row INSERT for every 41 devices on SQLite (Django's
+    999 parameters over 24 columns), and compiling it took a third of a batch's time.
+    Here one prepared INSERT runs for every device, with each value prepared exactly as
+    `bulk_create` prepares it (`pre_save`, then `get_db_prep_save`: timestamps, JSON,
+    encryption). The ids are then read back by (product, name), which is unique.
+    """
+    if not devices:
+        return
+    connection = connections[router.db_for_write(Device)]
+    fields = [field for field in Device._meta.concrete_fields if not field.primary_key]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    # Only the model's own quoted names go into the text; every value is a parameter.
+    sql = f"INSERT INTO {quote(Device._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
+    rows = [
+        [field.get_db_prep_save(field.pre_save(device, True), connection) for field in fields]
+        for device in devices
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+    ids = dict(
+        Device.objects.using(connection.alias)
+        .filter(product=product, name__in=[device.name for device in devices])
+        .values_list("name", "pk")
+    )
+    for device in devices:
+        device.pk = ids[device.name]
+        device._state.adding = False
+        device._state.db = connection.alias
 
 
 def count_devices(product: Product, change: int) -> None:

@@ -86,7 +86,7 @@ def test_an_error_preparing_the_second_chunk_keeps_the_first(batch, monkeypatch)
 
 
 def test_an_error_inserting_the_second_chunk_rolls_back_only_that_chunk(batch, monkeypatch):
-    fail_on_call(monkeypatch, Device.objects, "bulk_create", 2, OSError("database went away"))
+    fail_on_call(monkeypatch, product_services, "insert_devices", 2, OSError("database went away"))
 
     services.run_batch(batch.pk)
 
