@@ -31,6 +31,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from .environment import free_port
 from .report import BenchError, Sample, heading, target_line, times
 
 CONNECT_CONCURRENCY = 4  # load-generator processes, each connecting one client at a time
@@ -129,12 +130,6 @@ def connects_per_second(pool: ProcessPoolExecutor, port: int, ca_file: str, pack
 # ---- Processes: the console under granian (make run), brokers ----
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class Console:
     """The console served by scripts/run-console, as `make run` serves it, on the scratch database.
 
@@ -145,7 +140,7 @@ class Console:
     def __init__(self, token: str, application: str = "iothub_console.wsgi:application") -> None:
         from .environment import PROJECT_DIR
 
-        self.port = _free_port()
+        self.port = free_port()
         self.process = subprocess.Popen(
             [str(PROJECT_DIR / "scripts" / "run-console"), f"127.0.0.1:{self.port}", application],
             cwd=PROJECT_DIR,
@@ -313,7 +308,7 @@ class Brokers:
         from broker.config import BrokerOptions
         from broker.services import Broker
 
-        options = BrokerOptions("127.0.0.1", _free_port(), _free_port(), self.console.url, f"bench-{label}")
+        options = BrokerOptions("127.0.0.1", free_port(), free_port(), self.console.url, f"bench-{label}")
         broker = Broker(self.scratch / f"broker-{label}", options, host="127.0.0.1")
         self.started.append(broker)
         broker.start(self.plugin)
@@ -350,10 +345,10 @@ def measure(scale: BrokerScale, scratch: Path) -> BrokerResult:
     try:
         with ProcessPoolExecutor(CONNECT_CONCURRENCY, mp_context=multiprocessing.get_context("fork")) as pool:
             small = brokers.start("small")
-            plain_port = _free_port()
+            plain_port = free_port()
             conf = (small.directory / "mosquitto.conf").read_text()
             conf = conf.replace(f"listener {small.options.key_port} ", f"listener {plain_port} ")
-            conf = conf.replace(f"listener {small.options.port} ", f"listener {_free_port()} ")
+            conf = conf.replace(f"listener {small.options.port} ", f"listener {free_port()} ")
             plain = PlainMosquitto(scratch / "plain", conf, plain_port)
             # Untimed: the server's workers load the console and open the database first.
             connects_per_second(pool, small.options.key_port, ca_file, packets[:100])

@@ -13,6 +13,7 @@ import platform
 import re
 import secrets
 import shutil
+import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -46,6 +47,13 @@ def configure(scratch: Path, database: Path) -> None:
     os.environ["DJANGO_STATICFILES_STORAGE"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
     os.environ["IOTHUB_BROKER_DIR"] = str(scratch / "broker-config")
     os.environ["DJANGO_LOG_LEVEL"] = "WARNING"
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on now, for a server the bench starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def resident_kib() -> tuple[int, int]:

@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .environment import PROJECT_DIR
+from .environment import PROJECT_DIR, free_port
 from .report import BenchError, Sample
 
 WRK_THREADS = 2
@@ -60,7 +59,7 @@ def measure(owner, product, seconds: int, repetitions: int) -> ServingResult:
     servers: dict[str, tuple[subprocess.Popen, str]] = {}
     try:
         for label, command in ((RUNSERVER, _runserver_command), (MAKE_RUN, _run_console_command)):
-            port = _free_port()
+            port = free_port()
             process = subprocess.Popen(
                 command(port),
                 cwd=PROJECT_DIR,
@@ -130,12 +129,6 @@ def _runserver_command(port: int) -> list[str]:
 
 def _run_console_command(port: int) -> list[str]:
     return [str(PROJECT_DIR / "scripts" / "run-console"), f"127.0.0.1:{port}"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _wait_for_devices_tab(process: subprocess.Popen, url: str, cookie: str, product, label: str) -> None:

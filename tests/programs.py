@@ -2,10 +2,14 @@
 
 import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def require_program(path_or_name: str, why: str) -> str:
@@ -17,3 +21,16 @@ def require_program(path_or_name: str, why: str) -> str:
     if IN_CI:
         pytest.fail(message)
     pytest.skip(message)
+
+
+def manage_py(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`python manage.py ARGS` in a child process with `env`, as a deployment runs it."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        check=False,  # callers assert the return code, with its stderr
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )

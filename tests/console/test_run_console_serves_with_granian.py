@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -18,15 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.mqtt_client import free_port
+from tests.programs import manage_py
+
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60
 STOP_TIMEOUT = 40
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def console_environment(tmp_path: Path) -> dict[str, str]:
@@ -42,15 +38,7 @@ def console_environment(tmp_path: Path) -> dict[str, str]:
 
 
 def manage(*args: str, env: dict[str, str]) -> None:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        check=False,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = manage_py(*args, env=env)
     assert result.returncode == 0, result.stderr
 
 

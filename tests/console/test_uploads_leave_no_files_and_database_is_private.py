@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ from django.db import connection
 from django.http import UnreadablePostError
 
 from certificates.models import CACertificate
+from tests.programs import manage_py
 
 ROOT = Path(__file__).resolve().parents[2]
 BOUNDARY = "----console-test-boundary"
@@ -139,15 +138,7 @@ def test_migrate_creates_db_sqlite3_readable_by_its_owner_only(tmp_path):
     env = {name: value for name, value in os.environ.items() if name != "DJANGO_SETTINGS_MODULE"}
     env["DATABASE_URL"] = f"sqlite:///{database}"
 
-    result = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-        check=False,  # the return code is asserted, with its stderr
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = manage_py("migrate", "--noinput", "-v0", env=env)
 
     assert result.returncode == 0, result.stderr
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
